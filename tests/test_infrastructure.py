@@ -1,0 +1,77 @@
+"""The shared machinery: Numba options, argument checks, atomic writes, the FD harness, the CLI."""
+
+import os
+
+import numpy as np
+import pytest
+
+import kernels._jit as jit_module
+from kernels._validate import check_float_array, check_int, check_shape
+from motifnet import _atomic
+from motifnet.gradcheck import gradient_errors, numerical_gradient
+
+
+def test_jit_falls_back_when_no_cache_directory_is_writable(monkeypatch):
+    calls = []
+
+    def fake_njit(**options):
+        calls.append(options)
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'f.py'")
+        return lambda fn: ("compiled", fn)
+
+    monkeypatch.setattr(jit_module, "CACHE", True)
+    monkeypatch.setattr(jit_module.numba, "njit", fake_njit)
+
+    def f(x):
+        return x
+
+    assert jit_module.jit(f) == ("compiled", f)
+    assert [c["cache"] for c in calls] == [True, False]
+    assert "nnan" not in calls[-1]["fastmath"] and "ninf" not in calls[-1]["fastmath"]
+
+
+def test_check_float_array_names_the_argument():
+    with pytest.raises(TypeError, match="weight must be float32 or float64, got int64"):
+        check_float_array("weight", np.zeros(3, dtype=np.int64))
+    with pytest.raises(TypeError, match="x must be a numpy.ndarray"):
+        check_float_array("x", [1.0, 2.0])
+    with pytest.raises(TypeError, match="x has dtype float64 but the other arguments are float32"):
+        check_float_array("x", np.zeros(3), dtype=np.float32)
+    with pytest.raises(ValueError, match="x must have 3 dimensions"):
+        check_float_array("x", np.zeros((2, 2), np.float32), ndim=3)
+    with pytest.raises(ValueError, match="x must be C-contiguous"):
+        check_float_array("x", np.zeros((4, 4), np.float32)[:, ::2])
+    with pytest.raises(ValueError, match=r"bias must have shape \(5\)"):
+        check_shape("bias", np.zeros(4), (5,))
+    with pytest.raises(TypeError, match="stride must be an int"):
+        check_int("stride", 1.5, 1)
+    with pytest.raises(TypeError, match="stride must be an int"):
+        check_int("stride", True, 1)
+    with pytest.raises(ValueError, match="stride must be >= 1, got 0"):
+        check_int("stride", 0, 1)
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    target = tmp_path / "metrics.json"
+    _atomic.write_text(target, "old")
+    with pytest.raises(RuntimeError):
+        with _atomic.atomic_path(target) as tmp:
+            with open(tmp, "w") as fh:
+                fh.write("half")
+            raise RuntimeError("crash while writing")
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["metrics.json"]  # no temporary left behind
+
+
+def test_numerical_gradient_of_a_known_function():
+    x = np.array([0.3, -1.2, 2.0])
+    numeric = numerical_gradient(lambda: float(np.sum(np.sin(x) * x)), x)
+    exact = np.cos(x) * x + np.sin(x)  # d/dx x sin x, derived by hand
+    assert gradient_errors(exact, numeric)[1] < 1e-9
+    assert np.array_equal(x, [0.3, -1.2, 2.0])  # perturbations are undone
+
+
+def test_gradient_errors_flag_a_wrong_gradient():
+    _, rel = gradient_errors(np.array([1.0, 2.0]), np.array([1.0, 2.1]))
+    assert rel == pytest.approx(0.1 / 2.1)
