@@ -40,10 +40,10 @@ PARALLEL_MIN_WORK = int(os.environ.get("MOTIFNET_PARALLEL_MIN_WORK", 4_000_000))
 def _njit(fn, **options):
     if CACHE:
         try:
-            return numba.njit(cache=True, fastmath=FASTMATH, **options)(fn)
+            return numba.njit(cache=True, fastmath=set(FASTMATH), **options)(fn)
         except RuntimeError:  # "cannot cache function ...: no locator available"
             pass
-    return numba.njit(cache=False, fastmath=FASTMATH, **options)(fn)
+    return numba.njit(cache=False, fastmath=set(FASTMATH), **options)(fn)
 
 
 def jit(fn):
