@@ -1,0 +1,175 @@
+"""1-D max pooling, forward and backward, in torch's (N, C, L) layout.
+
+Shape legend:
+
+    x:      (B, C, L)       input
+    y:      (B, C, L_out)   pooled output
+    argmax: (B, C, L_out)   int64, index into the UNPADDED input's last axis
+    dy:     (B, C, L_out)   dx: (B, C, L)
+
+    L_out = (L + 2 p - d (K - 1) - 1) // s + 1          (floor mode, as torch's default)
+
+    forward:  y[b,c,t] = max_{k < K, 0 <= i < L} x[b,c,i],  i = t*s + k*d - p
+              (padding is implicit -inf; the first maximum wins a tie; a NaN wins,
+              and among several NaNs the last one, exactly as torch's CPU kernel)
+    backward: dx[b,c,argmax[b,c,t]] += dy[b,c,t]       (adds where windows overlap)
+
+A window lying wholly in the padding (possible with dilation, e.g. L=1, K=2, d=2,
+p=1) has no input element: its output is -inf and its argmax is -1, and the
+backward gives it no gradient.  (torch returns -inf too, with an index >= L.)
+
+Unchecked entry points (all arguments positional, no defaults, no checks;
+x C-contiguous float32/float64, argmax C-contiguous int64):
+
+    _maxpool1d_forward(x, kernel_size, stride, padding, dilation) -> (y, argmax)
+    _maxpool1d_backward(dy, argmax, input_length) -> dx
+        (indices < 0 or >= input_length are skipped; the public wrapper reports the latter)
+
+Each picks a serial or a thread-parallel loop nest (over the B*C rows) by the
+amount of work, see ``kernels._jit.use_parallel``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from kernels._jit import jit, jit_parallel, use_parallel
+from kernels._validate import check_float_array, check_int
+
+__all__ = ["maxpool1d_forward", "maxpool1d_backward"]
+
+
+def _pool_loops(x, kernel_size, stride, padding, dilation):
+    # x: (B, C, L)  y: (B, C, L_out)  argmax: (B, C, L_out)
+    B, C, L = x.shape
+    L_out = (L + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+    y = np.empty((B, C, L_out), dtype=x.dtype)
+    argmax = np.empty((B, C, L_out), dtype=np.int64)
+    neg_inf = x.dtype.type(-np.inf)
+    for row in prange(B * C):  # rows are independent output slices
+        b = row // C
+        c = row - b * C
+        for t in range(L_out):
+            start = t * stride - padding
+            # first k whose input index start + k*d is >= 0, last k with index < L
+            k_lo = 0 if start >= 0 else (-start + dilation - 1) // dilation
+            k_hi = min(kernel_size, (L - 1 - start) // dilation + 1) if start <= L - 1 else 0
+            best = neg_inf
+            best_i = -1 if k_lo >= k_hi else start + k_lo * dilation
+            for k in range(k_lo, k_hi):
+                i = start + k * dilation
+                v = x[b, c, i]
+                # strict ">" keeps the first maximum; "v != v" (NaN) always takes over,
+                # so the last NaN of the window wins, as in torch's cpu_max_pool
+                if v > best or v != v:
+                    best = v
+                    best_i = i
+            y[b, c, t] = best
+            argmax[b, c, t] = best_i
+    return y, argmax
+
+
+def _unpool_loops(dy, argmax, input_length):
+    # dy: (B, C, L_out)  argmax: (B, C, L_out)  dx: (B, C, L)
+    # backward inverts forward line: y[b,c,t] = x[b,c,argmax[b,c,t]]
+    B, C, L_out = dy.shape
+    dx = np.zeros((B, C, input_length), dtype=dy.dtype)
+    out_of_range = 0  # counted here, where it is free, so the wrapper need not scan argmax
+    for row in prange(B * C):  # each row of dx is written by one iteration only
+        b = row // C
+        c = row - b * C
+        for t in range(L_out):
+            i = argmax[b, c, t]
+            if i < 0:  # -1: a window wholly in the padding has no input
+                continue
+            if i >= input_length:
+                out_of_range += 1
+                continue
+            dx[b, c, i] += dy[b, c, t]
+    return dx, out_of_range
+
+
+_pool_serial = jit(_pool_loops)
+_pool_parallel = jit_parallel(_pool_loops)
+_unpool_serial = jit(_unpool_loops)
+_unpool_parallel = jit_parallel(_unpool_loops)
+
+
+def _maxpool1d_forward(x, kernel_size, stride, padding, dilation):
+    """``_maxpool1d_forward(x, kernel_size, stride, padding, dilation) -> (y, argmax)``, unchecked."""
+    if use_parallel(x.size):
+        return _pool_parallel(x, kernel_size, stride, padding, dilation)
+    return _pool_serial(x, kernel_size, stride, padding, dilation)
+
+
+def _maxpool1d_backward(dy, argmax, input_length):
+    """``_maxpool1d_backward(dy, argmax, input_length) -> dx``, unchecked."""
+    if use_parallel(dy.shape[0] * dy.shape[1] * input_length):
+        return _unpool_parallel(dy, argmax, input_length)[0]
+    return _unpool_serial(dy, argmax, input_length)[0]
+
+
+def maxpool1d_forward(x: np.ndarray, kernel_size: int, stride: int | None = None, padding: int = 0,
+                      dilation: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Max pooling over the last axis, as ``torch.nn.functional.max_pool1d(..., return_indices=True)``.
+
+    Parameters
+    ----------
+    x : ndarray (B, C, L), float32 or float64, C-contiguous
+    kernel_size : int >= 1, window size K
+    stride : int >= 1 or None (default: ``kernel_size``)
+    padding : int, 0 <= padding <= kernel_size // 2; implicit -inf on both sides
+    dilation : int >= 1, spacing between window elements
+
+    Returns
+    -------
+    y : ndarray (B, C, L_out), ``x``'s dtype, L_out = (L + 2p - d(K-1) - 1) // s + 1
+    argmax : int64 ndarray (B, C, L_out), index into the unpadded input of each maximum
+        (first maximum on ties; a NaN wins; -1 for a window wholly in the padding)
+    """
+    check_float_array("x", x, ndim=3)
+    kernel_size = check_int("kernel_size", kernel_size, 1)
+    stride = kernel_size if stride is None else check_int("stride", stride, 1)
+    padding = check_int("padding", padding, 0)
+    dilation = check_int("dilation", dilation, 1)
+    if padding > kernel_size // 2:
+        raise ValueError(f"padding must be at most kernel_size // 2 = {kernel_size // 2} "
+                         f"(as torch), got padding={padding}")
+    L = x.shape[2]
+    L_out = (L + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+    if L_out < 1:
+        raise ValueError(f"x is too short: length {L} with padding={padding} gives no window of "
+                         f"kernel_size={kernel_size}, dilation={dilation}; need length >= "
+                         f"{dilation * (kernel_size - 1) + 1 - 2 * padding}")
+    return _maxpool1d_forward(x, kernel_size, stride, padding, dilation)
+
+
+def maxpool1d_backward(dy: np.ndarray, argmax: np.ndarray, input_length: int) -> np.ndarray:
+    """Gradient of max pooling with respect to its input.
+
+    Parameters
+    ----------
+    dy : ndarray (B, C, L_out), float32 or float64, C-contiguous
+    argmax : int64 ndarray (B, C, L_out), as returned by ``maxpool1d_forward``
+    input_length : int, the forward input's length L
+
+    Returns
+    -------
+    dx : ndarray (B, C, L), ``dy``'s dtype; ``dy`` summed into the positions of the maxima.
+    """
+    check_float_array("dy", dy, ndim=3)
+    if not isinstance(argmax, np.ndarray) or argmax.dtype != np.int64:
+        got = argmax.dtype if isinstance(argmax, np.ndarray) else type(argmax).__name__
+        raise TypeError(f"argmax must be an int64 numpy.ndarray from maxpool1d_forward, got {got}")
+    if argmax.shape != dy.shape:
+        raise ValueError(f"argmax must have the shape of dy {dy.shape}, got {argmax.shape}")
+    if not argmax.flags.c_contiguous:
+        raise ValueError("argmax must be C-contiguous; use np.ascontiguousarray(argmax)")
+    input_length = check_int("input_length", input_length, 1)
+    loops = _unpool_parallel if use_parallel(dy.shape[0] * dy.shape[1] * input_length) else _unpool_serial
+    dx, out_of_range = loops(dy, argmax, input_length)
+    if out_of_range:
+        raise ValueError(f"argmax holds {out_of_range} indices >= input_length={input_length}; "
+                         f"pass the length of the forward's input")
+    return dx
