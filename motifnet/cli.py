@@ -17,12 +17,21 @@ from motifnet.errors import UserError
 
 # The subcommands, in the order --help lists them.
 COMMANDS = (
+    "train",
+    "predict",
     "gradcheck",
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag or value is one line on stderr (exit 2) like every error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="motifnet",
         description="Find transcription-factor binding sites with small CNNs whose every "
         "layer is a hand-written Numba kernel (no deep-learning framework).",
