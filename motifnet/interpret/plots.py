@@ -1,0 +1,231 @@
+"""The interpretation figures (PNG, written atomically), one function per figure.
+
+Conventions: one-hot rows are A, C, G, T; sequence positions are numbered
+from 1 on every axis; a known motif is shaded in yellow; weights and ISM
+effects use a diverging colour map centred on 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from motifnet._atomic import save_figure
+from motifnet.logos import BASES, draw_logo, information_logo
+
+MOTIF_SHADE = dict(color="#ffe066", alpha=0.55, zorder=0)
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _grid(n: int, max_cols: int = 4):
+    cols = min(n, max_cols)
+    return max(1, math.ceil(n / cols)), max(1, cols)
+
+
+def filter_heatmaps(path, weights: np.ndarray, title: str = "first-layer filter weights") -> None:
+    """Every filter ``(F, 4, K)`` as a 4 x K image (rows A C G T), one shared symmetric colour scale."""
+    plt = _plt()
+    F, _, K = weights.shape
+    rows, cols = _grid(F, 8)
+    vmax = float(np.abs(weights).max()) or 1.0
+    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 1.05 * rows + 0.6), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= F:
+            ax.axis("off")
+            continue
+        im = ax.imshow(weights[i], cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")
+        ax.set_title(f"filter {i}", fontsize=8, pad=2)
+        ax.set_yticks(range(4))
+        ax.set_yticklabels(list(BASES), fontsize=6)
+        ax.set_xticks([0, K - 1])
+        ax.set_xticklabels(["1", str(K)], fontsize=6)
+        ax.tick_params(length=1.5, pad=1)
+    fig.suptitle(title, fontsize=11)
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6, label="weight")
+    save_figure(fig, path)
+
+
+def logo_grid(path, pwms: list[np.ndarray], titles: list[str], suptitle: str, max_cols: int = 3) -> None:
+    """Information-content logos of several PWMs in a grid."""
+    plt = _plt()
+    n = max(1, len(pwms))
+    rows, cols = _grid(n, max_cols)
+    W = max(p.shape[1] for p in pwms) if pwms else 1
+    fig, axes = plt.subplots(rows, cols, figsize=(0.38 * W * cols + 1.0, 2.2 * rows + 0.5), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(pwms):
+            ax.axis("off")
+            continue
+        information_logo(ax, pwms[i], title=titles[i])
+    if not pwms:
+        axes[0, 0].text(0.5, 0.5, "nothing to show", ha="center", va="center", transform=axes[0, 0].transAxes)
+    fig.suptitle(suptitle, fontsize=11)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def _sequence_axis(ax, seq: str, motif_start: int | None, motif_length: int) -> None:
+    L = len(seq)
+    ax.set_xlim(-0.5, L - 0.5)
+    ax.set_xticks(range(L))
+    ax.set_xticklabels(list(seq), fontsize=6, family="monospace")
+    ax.tick_params(axis="x", length=0, pad=2)
+    if motif_start is not None and motif_start >= 0:
+        ax.axvspan(motif_start - 0.5, motif_start + motif_length - 0.5, **MOTIF_SHADE)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+SALIENCY_LABELS = {
+    "sum": "sum |grad|",
+    "max": "max |grad|",
+    "grad_x_input": "grad x input (>= 0)",
+}
+
+
+def saliency_grid(path, seqs: list[str], maps: dict, motif_starts=None, motif_length: int = 0,
+                  suptitle: str = "saliency") -> None:
+    """Bar plots of saliency: one column per sequence, one row per map.
+
+    ``maps`` is ``{row label: (n_seqs, L) array}``; rows can be saliency modes
+    or (model, mode) pairs, so two models sit one above the other.
+    """
+    plt = _plt()
+    n, names = len(seqs), list(maps)
+    L = len(seqs[0]) if seqs else 1
+    fig, axes = plt.subplots(len(names), n, figsize=(0.14 * L * n + 1.0, 1.5 * len(names) + 0.6),
+                             squeeze=False)
+    for j, seq in enumerate(seqs):
+        start = None if motif_starts is None else int(motif_starts[j])
+        for i, name in enumerate(names):
+            ax = axes[i, j]
+            ax.bar(np.arange(L), maps[name][j], width=0.8, color="#4c72b0")
+            _sequence_axis(ax, seq, start, motif_length)
+            ax.tick_params(axis="y", labelsize=6)
+            if j == 0:
+                ax.set_ylabel(name, fontsize=7)
+            if i == 0:
+                ax.set_title(f"sequence {j + 1}" + (" (motif shaded)" if start is not None and start >= 0 else ""),
+                             fontsize=8)
+    fig.suptitle(suptitle, fontsize=11)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def attention_heatmap(path, attention: np.ndarray, motif_starts=None, motif_length: int = 0,
+                      title: str = "attention (upsampled to sequence positions)") -> None:
+    """Per-sequence attention ``(N, L)`` as an image; rows sorted by motif start, motif outlined."""
+    plt = _plt()
+    from matplotlib.patches import Rectangle
+
+    N, L = attention.shape
+    order = np.arange(N)
+    if motif_starts is not None:
+        order = np.argsort(np.where(motif_starts >= 0, motif_starts, L), kind="stable")
+    fig, ax = plt.subplots(figsize=(8, min(2.0 + 0.06 * N, 10)))
+    im = ax.imshow(attention[order], aspect="auto", cmap="viridis", interpolation="nearest",
+                   extent=(0.5, L + 0.5, N - 0.5, -0.5))
+    if motif_starts is not None:
+        for r, n in enumerate(order):
+            s = motif_starts[n]
+            if s >= 0:
+                ax.add_patch(Rectangle((s + 0.5, r - 0.5), motif_length, 1.0, fill=False,
+                                       edgecolor="white", linewidth=0.6))
+    ax.set_xlabel("sequence position")
+    ax.set_ylabel("sequence" + (" (sorted by motif start; motif outlined in white)" if motif_starts is not None else ""))
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, label="attention weight")
+    save_figure(fig, path)
+
+
+def bar_chart(path, labels: list[str], values: list[float], ylabel: str, title: str,
+              errors=None, annotate_fmt: str = "{:.4f}", colors=None) -> None:
+    """A plain bar chart with the value printed on each bar."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(1.4 * len(labels) + 2.0, 3.4))
+    vals = [np.nan if v is None else v for v in values]
+    bars = ax.bar(labels, vals, yerr=errors, capsize=4,
+                  color=colors or ["#4c72b0", "#dd8452", "#55a868", "#c44e52"][: len(labels)])
+    for bar, v in zip(bars, values):
+        if v is not None and np.isfinite(v):
+            ax.annotate(annotate_fmt.format(v), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.margins(y=0.15)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    save_figure(fig, path)
+
+
+def ism_figure(path, seqs: list[str], deltas: np.ndarray, motif_starts=None, motif_length: int = 0) -> None:
+    """For each sequence: the ISM heatmap (4 x L, delta logit) and its mean-centred logo below."""
+    from motifnet.interpret.ism import mean_centre
+
+    plt = _plt()
+    n = len(seqs)
+    L = deltas.shape[-1]
+    vmax = float(np.abs(deltas).max()) or 1.0
+    fig, axes = plt.subplots(2 * n, 1, figsize=(0.16 * L + 1.8, 3.3 * n), squeeze=False,
+                             gridspec_kw={"height_ratios": [1, 1.2] * n})
+    for j in range(n):
+        ax = axes[2 * j, 0]
+        im = ax.imshow(deltas[j], cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto",
+                       extent=(-0.5, L - 0.5, 3.5, -0.5))
+        ax.set_yticks(range(4))
+        ax.set_yticklabels(list(BASES), fontsize=7)
+        ax.set_xticks(range(L))
+        ax.set_xticklabels(list(seqs[j]), fontsize=6, family="monospace")
+        ax.tick_params(axis="x", length=0)
+        ax.set_title(f"sequence {j + 1}: change in logit for each substitution", fontsize=9)
+        if motif_starts is not None and motif_starts[j] >= 0:
+            s = motif_starts[j]
+            ax.axvline(s - 0.5, color="black", lw=0.8, ls="--")
+            ax.axvline(s + motif_length - 0.5, color="black", lw=0.8, ls="--")
+        fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03, label="delta logit")
+        ax = axes[2 * j + 1, 0]
+        draw_logo(ax, mean_centre(deltas[j]), ylabel="mean-centred\ndelta logit",
+                  title="mean-centred ISM logo (letters above 0 raise the logit)")
+        if motif_starts is not None and motif_starts[j] >= 0:
+            s = motif_starts[j]
+            ax.axvspan(s + 0.5, s + motif_length + 0.5, **MOTIF_SHADE)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def centred_logo(path, heights: np.ndarray, title: str, ylabel: str = "mean-centred delta logit") -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(0.45 * heights.shape[1] + 1.4, 2.6))
+    draw_logo(ax, heights, ylabel=ylabel, title=title)
+    save_figure(fig, path)
+
+
+def accuracy_curves(path, curves: dict, target: float | None = None,
+                    title: str = "test accuracy per epoch") -> None:
+    """``curves``: {label: list of per-epoch accuracy lists (one per repeat)}; thin lines per repeat, bold median."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52"]
+    for (label, runs), color in zip(curves.items(), colors):
+        for run in runs:
+            ax.plot(np.arange(1, len(run) + 1), run, color=color, alpha=0.3, lw=0.8)
+        med = np.median(np.array(runs, dtype=np.float64), axis=0)
+        ax.plot(np.arange(1, len(med) + 1), med, color=color, lw=2,
+                label=f"{label} (median of {len(runs)})" if len(runs) > 1 else label)
+    if target is not None:
+        ax.axhline(target, color="gray", ls="--", lw=0.8, label=f"{target:.0%}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    save_figure(fig, path)

@@ -1,0 +1,107 @@
+"""Sequence logos drawn with matplotlib: each letter a glyph stretched to its height.
+
+A logo column j shows the four bases stacked, the tallest on top, each letter
+as tall as ``heights[b, j]``: for an information-content logo that is
+``pwm[b, j] * IC[j]`` bits (``motifnet.interpret.motifs.logo_heights``); for a
+mean-centred in-silico-mutagenesis logo heights may be negative and those
+letters are stacked downwards from 0.  Glyphs are ``TextPath`` outlines of
+DejaVu Sans Bold (shipped with matplotlib) scaled to the cell, so a letter's
+height is exact, whatever the font's ascent.  Colours: A green, C blue,
+G orange, T red; positions are numbered from 1.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+BASES = "ACGT"
+COLORS = {"A": "#2ca02c", "C": "#1f5fbf", "G": "#ff8c00", "T": "#d62728"}
+LETTER_WIDTH = 0.9  # of a column; the rest is the gap between letters
+
+
+@functools.lru_cache(maxsize=None)
+def _glyph(letter: str):
+    """The letter's outline and its bounding box (path, x0, y0, width, height), cached."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    path = TextPath((0, 0), letter, size=1, prop=FontProperties(family="DejaVu Sans", weight="bold"))
+    box = path.get_extents()
+    return path, box.x0, box.y0, box.width, box.height
+
+
+def _draw_letter(ax, letter: str, x_center: float, y_bottom: float, height: float) -> None:
+    from matplotlib.patches import PathPatch
+    from matplotlib.transforms import Affine2D
+
+    path, x0, y0, w, h = _glyph(letter)
+    transform = (
+        Affine2D()
+        .translate(-x0, -y0)
+        .scale(LETTER_WIDTH / w, height / h)
+        .translate(x_center - LETTER_WIDTH / 2, y_bottom)
+    )
+    ax.add_patch(PathPatch(transform.transform_path(path), facecolor=COLORS[letter], edgecolor="none"))
+
+
+def draw_logo(ax, heights: np.ndarray, ylabel: str = "bits", title: str | None = None,
+              ylim: tuple[float, float] | None = None, first_position: int = 1) -> None:
+    """Draw a logo of ``heights`` ``(4, W)`` (rows A, C, G, T) on ``ax``.
+
+    Positive heights stack upwards from 0 (smallest at the bottom), negative
+    ones downwards.  The x axis numbers positions from ``first_position``.
+    """
+    heights = np.asarray(heights, dtype=np.float64)
+    if heights.ndim != 2 or heights.shape[0] != 4:
+        raise ValueError(f"heights must have shape (4, W), got {heights.shape}")
+    W = heights.shape[1]
+    top, bottom = 0.0, 0.0
+    for j in range(W):
+        col = heights[:, j]
+        up = 0.0
+        for b in np.argsort(col, kind="stable"):  # ascending: tallest ends on top
+            if col[b] > 1e-6:
+                _draw_letter(ax, BASES[b], j + 1, up, col[b])
+                up += col[b]
+        down = 0.0
+        for b in np.argsort(-col, kind="stable"):  # most negative ends at the bottom
+            if col[b] < -1e-6:
+                down += col[b]
+                _draw_letter(ax, BASES[b], j + 1, down, -col[b])
+        top, bottom = max(top, up), min(bottom, down)
+    ax.set_xlim(0.5, W + 0.5)
+    if ylim is None:
+        ylim = (bottom * 1.05 if bottom < 0 else 0.0, max(top * 1.05, 1e-3) if bottom < 0 else 2.0)
+    ax.set_ylim(*ylim)
+    ax.set_xticks(range(1, W + 1))
+    ax.set_xticklabels([str(first_position + j) for j in range(W)], fontsize=7)
+    ax.set_ylabel(ylabel)
+    if bottom < 0:
+        ax.axhline(0, color="black", linewidth=0.6)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=10)
+
+
+def information_logo(ax, pwm: np.ndarray, title: str | None = None) -> None:
+    """An information-content logo of a PWM ``(4, W)``: letter height ``p * IC`` in bits, y from 0 to 2."""
+    from motifnet.interpret.motifs import logo_heights
+
+    draw_logo(ax, logo_heights(pwm), ylabel="bits", title=title, ylim=(0.0, 2.0))
+
+
+def save_logo(path, pwm: np.ndarray, title: str | None = None) -> None:
+    """Write one information-content logo of ``pwm`` as a PNG (atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from motifnet._atomic import save_figure
+
+    fig, ax = plt.subplots(figsize=(0.45 * pwm.shape[1] + 1.2, 2.4))
+    information_logo(ax, pwm, title=title)
+    save_figure(fig, path)
