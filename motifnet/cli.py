@@ -19,6 +19,8 @@ from motifnet.errors import UserError
 COMMANDS = (
     "train",
     "predict",
+    "interpret",
+    "compare",
     "gradcheck",
 )
 
