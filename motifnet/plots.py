@@ -21,6 +21,13 @@ def _figure(width=5.0, height=3.5):
     return fig, fig.add_subplot()
 
 
+def _epoch_axis(ax) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _save(fig, path) -> None:
     fig.tight_layout()
     with atomic_path(path) as tmp:
@@ -32,7 +39,7 @@ def plot_loss(history: list[dict], path) -> None:
     fig, ax = _figure()
     epochs = [row["epoch"] for row in history]
     ax.plot(epochs, [row["loss"] for row in history], marker="o", markersize=3, label="train")
-    ax.set_xlabel("epoch")
+    _epoch_axis(ax)
     ax.set_ylabel("binary cross-entropy")
     ax.set_title("Training loss")
     ax.grid(alpha=0.3)
@@ -50,7 +57,7 @@ def plot_accuracy(history: list[dict], path) -> None:
             if row.get("test_accuracy") is not None]
     if test:
         ax.plot(*zip(*test), marker="o", markersize=3, label="test")
-    ax.set_xlabel("epoch")
+    _epoch_axis(ax)
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1.02)
     ax.set_title("Accuracy")
