@@ -1,0 +1,406 @@
+"""The benchmark suite's driver: spawns the workers, validates, writes the report.
+
+    python -m benchmarks [--quick] [--threads 1 2] [--repeats N] [--out DIR]
+                         [--parts kernels e2e startup] [--api unchecked|public]
+
+Every measurement runs in a child process that imports ONE library with its
+thread count fixed before import (``benchmarks/worker.py``); this process only
+orchestrates, compares and writes (it never imports torch).  Order per thread
+count: the torch worker computes the reference outputs and times its kernels;
+the motifnet worker computes its outputs and waits; the outputs are compared
+here (max-norm relative, ``tests/checks.assert_close``) and only the cases that
+pass are timed.  A failing case is reported as FAILED, without a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import cases as C
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO / "benchmarks" / "results"
+PRIMER_DIR = REPO.parent / "shared" / "data" / "primer"
+
+# float32 tolerances, max-norm relative (|a - e| <= rtol * max|e|), as tests/checks.assert_close
+VALUE_RTOL = 1e-4
+GRAD_RTOL = 1e-4
+# end to end: first-epoch loss from the same initial weights and batches, final test accuracy
+E2E_LOSS_RTOL = 1e-3
+E2E_ACCURACY_ATOL = 0.05
+
+sys.path.insert(0, str(REPO / "tests"))
+from checks import assert_close  # noqa: E402  (the suite's one comparison helper)
+
+
+# -------------------------------------------------------------------------- processes
+def thread_env(threads: int, extra: dict | None = None) -> dict:
+    env = os.environ.copy()
+    for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = str(threads)
+    env.update(extra or {})
+    return env
+
+
+class WorkerError(RuntimeError):
+    pass
+
+
+def run_worker(spec: dict, workdir: Path, verdict=None, env_extra: dict | None = None) -> dict:
+    """Run ``benchmarks.worker`` on ``spec``; ``verdict()`` answers its READY (kernels task)."""
+    tag = f"{spec['task']}-{spec['lib']}-t{spec['threads']}-{time.monotonic_ns()}"
+    spec_path, result_path, err_path = (workdir / f"{tag}.{ext}" for ext in ("spec.json", "result.json", "stderr"))
+    spec = {**spec, "wait_for_verdict": verdict is not None}
+    spec_path.write_text(json.dumps(spec))
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.worker", str(spec_path), str(result_path)],
+            cwd=REPO, env=thread_env(spec["threads"], env_extra),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
+        )
+        try:
+            if verdict is not None:
+                line = proc.stdout.readline()
+                if line.strip() == "READY":
+                    proc.stdin.write(json.dumps(sorted(verdict())) + "\n")
+                    proc.stdin.flush()
+            proc.stdin.close()
+            proc.stdout.read()
+            rc = proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+    if rc != 0 or not result_path.exists():
+        tail = err_path.read_text()[-2000:]
+        raise WorkerError(f"{spec['lib']} worker ({spec['task']}, {spec['threads']} threads) exited {rc}:\n{tail}")
+    return json.loads(result_path.read_text())
+
+
+def run_process(cmd: list[str], env: dict, cwd=REPO) -> dict:
+    """Wall time, exit status and peak RSS (this child only, via wait4) of one process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stderr.close()
+    return {"seconds": wall, "returncode": proc.returncode, "peak_rss_mb": usage.ru_maxrss / 1024.0,
+            "stderr": stderr.decode(errors="replace")[-1500:]}
+
+
+# ------------------------------------------------------------------------- validation
+def compare_outputs(key: str, actual: dict, expected: dict) -> dict:
+    """Compare motifnet's outputs of one case with torch's; {"passed", "checks": [...]}."""
+    checks, passed = [], True
+    for name, exp in expected.items():
+        rtol = GRAD_RTOL if name.startswith("d") else VALUE_RTOL
+        row = {"name": name, "rtol": rtol}
+        exp = np.asarray(exp, dtype=np.float64)
+        act = actual.get(name)
+        if act is None:
+            row.update(passed=False, message=f"{key}/{name}: missing from motifnet's outputs")
+        else:
+            act = np.asarray(act, dtype=np.float64)
+            scale = float(np.max(np.abs(exp))) if exp.size else 0.0
+            if act.shape == exp.shape and exp.size:
+                row["max_rel_err"] = float(np.nanmax(np.abs(act - exp))) / max(scale, 1e-30)
+            try:
+                assert_close(f"{key}/{name}", act, exp, rtol=rtol)
+                row["passed"] = True
+            except AssertionError as exc:
+                row.update(passed=False, message=str(exc))
+        passed &= row["passed"]
+        checks.append(row)
+    return {"passed": bool(passed and checks), "checks": checks}
+
+
+def _group(npz) -> dict[str, dict[str, np.ndarray]]:
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for full in npz.files:
+        key, name = full.rsplit("/", 1)
+        out.setdefault(key, {})[name] = npz[full]
+    return out
+
+
+# ---------------------------------------------------------------------------- kernels
+def bench_kernels(args, workdir: Path, log) -> dict:
+    case_list = [[k, s] for k in C.KERNELS for s in args.sizes]
+    common = dict(task="kernels", cases=case_list, repeats=args.repeats, min_sample_s=args.min_sample, api=args.api)
+    rows, validation, errors, info = [], [], {}, {}
+    for t in args.threads:
+        log(f"kernels, {t} thread(s): torch")
+        ref_path, mn_path = workdir / f"torch-t{t}.npz", workdir / f"motifnet-t{t}.npz"
+        tres = run_worker({**common, "lib": "torch", "threads": t, "outputs": str(ref_path)}, workdir)
+        info[f"torch-t{t}"] = tres["info"]
+        verdicts = {}
+
+        def verdict():
+            ref, mine = _group(np.load(ref_path)), _group(np.load(mn_path))
+            for key, expected in ref.items():
+                res = compare_outputs(key, mine.get(key, {}), expected) if key in mine else {
+                    "passed": False, "checks": [], "message": "motifnet could not run this case"}
+                verdicts[key] = res
+            return [k for k, v in verdicts.items() if v["passed"]]
+
+        log(f"kernels, {t} thread(s): motifnet")
+        perturb = [p.split("/") for p in args.perturb]
+        perturb = [[p[0], s] for p in perturb for s in args.sizes if len(p) == 1 or p[1] == s]
+        mres = run_worker({**common, "lib": "motifnet", "threads": t, "outputs": str(mn_path), "perturb": perturb},
+                          workdir, verdict=verdict)
+        info[f"motifnet-t{t}"] = mres["info"]
+        for where, res in (("torch", tres), ("motifnet", mres)):
+            for key, msg in res["errors"].items():
+                errors[f"{where} t{t} {key}"] = msg
+        for kernel, size in case_list:
+            key = f"{kernel}/{size}"
+            v = verdicts.get(key, {"passed": False, "checks": [], "message": "torch could not run this case"})
+            validation.append({"kernel": kernel, "size": size, "threads": t, **v})
+            for phase in C.phases_of(kernel):
+                tt = tres["timings"].get(key, {}).get(phase)
+                mt = mres["timings"].get(key, {}).get(phase)
+                rows.append({
+                    "kernel": kernel, "size": size, "shape": C.shape_label(kernel, size), "threads": t, "phase": phase,
+                    "validated": v["passed"],
+                    "motifnet_s": mt["median"] if mt else None, "torch_s": tt["median"] if tt else None,
+                    "ratio": tt["median"] / mt["median"] if (mt and tt) else None,
+                    "motifnet_calls_per_sample": mt["n_calls"] if mt else None,
+                    "torch_calls_per_sample": tt["n_calls"] if tt else None,
+                })
+    return {"rows": rows, "validation": validation, "errors": errors, "info": info}
+
+
+# ---------------------------------------------------------------------- end to end
+def e2e_jobs(args, workdir: Path) -> list[dict]:
+    if args.quick:
+        data_cnn = {"kind": "synthetic", "n": 200, "length": 50, "seed": 0, "test_size": 0.25}
+        data_attn = {"kind": "synthetic", "n": 200, "length": 50, "seed": 0, "test_size": 0.2}
+        epochs_cnn = epochs_attn = 2
+    else:
+        data_cnn = {"kind": "primer", "dir": str(args.primer_dir), "seed": 0, "test_size": 0.25}
+        data_attn = {"kind": "synthetic", "n": 2000, "length": 50, "seed": 0, "test_size": 0.2}
+        epochs_cnn, epochs_attn = 50, 30
+    base = dict(batch_size=32, lr=1e-3, seed=0, repeats=args.e2e_repeats)
+    return [
+        {**base, "model": "cnn", "data": data_cnn, "epochs": epochs_cnn, "state": str(workdir / "e2e-cnn.npz")},
+        {**base, "model": "attention", "data": data_attn, "epochs": epochs_attn, "state": str(workdir / "e2e-attention.npz")},
+    ]
+
+
+def bench_e2e(args, workdir: Path, log) -> dict:
+    jobs, rows, errors = e2e_jobs(args, workdir), [], {}
+    for t in args.threads:
+        res = {}
+        for lib in ("motifnet", "torch"):  # motifnet first: it writes the data and initial weights
+            log(f"end to end, {t} thread(s): {lib}")
+            try:
+                res[lib] = run_worker({"task": "train", "lib": lib, "threads": t, "models": jobs}, workdir)["train"]
+            except WorkerError as exc:
+                errors[f"{lib} t{t}"] = str(exc)
+                res[lib] = {}
+        for job in jobs:
+            m, tr = res["motifnet"].get(job["model"]), res["torch"].get(job["model"])
+            row = {"model": job["model"], "threads": t, "epochs": job["epochs"], "data": job["data"]["kind"],
+                   "batch_size": job["batch_size"], "repeats": job["repeats"]}
+            if m and tr:
+                row.update(
+                    n_train=m["n_train"], n_test=m["n_test"], motifnet_s=m["median"], torch_s=tr["median"],
+                    ratio=tr["median"] / m["median"], motifnet_runs=m["seconds"], torch_runs=tr["seconds"],
+                    motifnet_warmup_s=m["warmup_seconds"], torch_warmup_s=tr["warmup_seconds"],
+                    **validate_e2e(m["history"], tr["history"]),
+                )
+            else:
+                row.update(validated=False, motifnet_s=None, torch_s=None, ratio=None)
+            rows.append(row)
+    return {"rows": rows, "errors": errors}
+
+
+def validate_e2e(hist_m: list[dict], hist_t: list[dict]) -> dict:
+    """Same start, same batches: first-epoch losses agree closely, final accuracies roughly."""
+    l_m, l_t = hist_m[0]["loss"], hist_t[0]["loss"]
+    acc_m, acc_t = hist_m[-1]["test_accuracy"], hist_t[-1]["test_accuracy"]
+    loss_rel = abs(l_m - l_t) / max(abs(l_t), 1e-12)
+    ok = loss_rel <= E2E_LOSS_RTOL and acc_m is not None and acc_t is not None and abs(acc_m - acc_t) <= E2E_ACCURACY_ATOL
+    return {"validated": bool(ok), "epoch1_loss": [l_m, l_t], "epoch1_loss_rel_diff": loss_rel,
+            "final_test_accuracy": [acc_m, acc_t], "final_loss": [hist_m[-1]["loss"], hist_t[-1]["loss"]]}
+
+
+# -------------------------------------------------------------------------- start-up
+IMPORT_CODE = {
+    "motifnet": "import kernels, motifnet, motifnet.data, motifnet.layers, motifnet.models, motifnet.optim, motifnet.train",
+    "torch": "import torch",
+}
+
+
+def bench_startup(args, workdir: Path, log) -> dict:
+    out: dict = {"errors": {}}
+    env1 = thread_env(1)
+    # 1. import time, in a fresh interpreter each time
+    imports = {}
+    for lib, code in IMPORT_CODE.items():
+        log(f"start-up: import {lib}")
+        samples = []
+        for _ in range(args.startup_repeats):
+            prog = f"import time; t0 = time.perf_counter(); {code}; print(time.perf_counter() - t0)"
+            r = subprocess.run([sys.executable, "-c", prog], cwd=REPO, env=env1, capture_output=True, text=True)
+            if r.returncode != 0:
+                out["errors"][f"import {lib}"] = r.stderr[-1500:]
+                break
+            samples.append(float(r.stdout.strip()))
+        imports[lib] = {"median": statistics.median(samples) if samples else None, "samples": samples, "code": code}
+    out["import"] = imports
+
+    # 2. the first training step (compiles every kernel with an empty cache) vs torch's first step
+    cold_cache = Path(tempfile.mkdtemp(prefix="numba-cache-", dir=workdir))
+    first = {}
+    plan = [("torch", "torch", {})]
+    if args.cold:
+        plan += [("motifnet_empty_cache", "motifnet", {"NUMBA_CACHE_DIR": str(cold_cache)}),
+                 ("motifnet_warm_cache", "motifnet", {"NUMBA_CACHE_DIR": str(cold_cache)})]
+    else:
+        plan += [("motifnet_warm_cache", "motifnet", {})]
+    for label, lib, extra in plan:
+        log(f"start-up: first training step, {label}")
+        try:
+            r = run_worker({"task": "first_step", "lib": lib, "threads": 1, "models": ["cnn", "attention"]},
+                           workdir, env_extra=extra)
+            first[label] = {"import_seconds": r["info"]["import_seconds"], **r["first_step"]}
+        except WorkerError as exc:
+            out["errors"][f"first step {label}"] = str(exc)
+    out["first_step"] = first
+
+    # 3. a whole `motifnet train` process on the primer data vs the torch script, and peak RSS
+    seqs, labels = str(args.primer_dir / "sequences.txt"), str(args.primer_dir / "labels.txt")
+    epochs = "2" if args.quick else "50"
+    common = ["--sequences", seqs, "--labels", labels, "--epochs", epochs, "--quiet"]
+    proc_cache = Path(tempfile.mkdtemp(prefix="numba-cache-train-", dir=workdir))
+    runs: dict = {}
+
+    def one(label, cmd, extra):
+        run_dir = workdir / f"run-{label}-{time.monotonic_ns()}"
+        r = run_process(cmd + ["--out", str(run_dir)], thread_env(1, extra))
+        if r["returncode"] != 0:
+            out["errors"][f"process {label}"] = r["stderr"]
+        runs.setdefault(label, []).append(r)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+    motifnet_cmd = [sys.executable, "-m", "motifnet", "train", *common]
+    torch_cmd = [sys.executable, "-m", "benchmarks.train_torch", *common]
+    if args.cold:
+        log("start-up: motifnet train, empty cache")
+        one("motifnet_empty_cache", motifnet_cmd, {"NUMBA_CACHE_DIR": str(proc_cache)})
+    warm_env = {"NUMBA_CACHE_DIR": str(proc_cache)} if args.cold else {}
+    for i in range(args.startup_repeats):
+        log(f"start-up: motifnet train (warm cache) and torch script, repeat {i + 1}")
+        one("motifnet_warm_cache", motifnet_cmd, warm_env)
+        one("torch", torch_cmd, {})
+    out["train_process"] = {
+        label: {"epochs": int(epochs), "median_s": statistics.median([r["seconds"] for r in rs]),
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in rs), "runs_s": [r["seconds"] for r in rs],
+                "ok": all(r["returncode"] == 0 for r in rs)}
+        for label, rs in runs.items()
+    }
+    return out
+
+
+# ---------------------------------------------------------------------------- machine
+def machine_info() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = ""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {"cpu": cpu, "logical_cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "git_commit": commit, "load_average_at_start": load,
+            "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")}
+
+
+# ------------------------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="tiny shapes, 1 repeat, 1 thread, small training runs (a smoke test)")
+    p.add_argument("--threads", type=int, nargs="+", default=None, help="thread counts (default: 1 2; quick: 1)")
+    p.add_argument("--repeats", type=int, default=None, help="timing samples per kernel phase (default 21; quick 1)")
+    p.add_argument("--e2e-repeats", type=int, default=None, help="timed training runs per model (default 3; quick 1)")
+    p.add_argument("--startup-repeats", type=int, default=None, help="repeats of import/process timings (default 5; quick 1)")
+    p.add_argument("--min-sample", type=float, default=None, help="seconds per timing sample (default 0.02; quick 0)")
+    p.add_argument("--sizes", nargs="+", choices=["tiny", "primer", "large"], default=None,
+                   help="kernel shapes (default: primer large; quick: tiny)")
+    p.add_argument("--parts", nargs="+", choices=["kernels", "e2e", "startup"], default=["kernels", "e2e", "startup"])
+    p.add_argument("--api", choices=["unchecked", "public"], default="unchecked",
+                   help="time motifnet's unchecked entry points (what the layers call; default) or the public wrappers")
+    p.add_argument("--no-cold", dest="cold", action="store_false", default=None,
+                   help="skip the empty-Numba-cache measurements (default: skipped in quick mode)")
+    p.add_argument("--primer-dir", type=Path, default=PRIMER_DIR, help=f"primer data folder (default {PRIMER_DIR})")
+    p.add_argument("--perturb", nargs="*", default=[], metavar="KERNEL[/SIZE]",
+                   help="testing the validation: nudge motifnet's outputs of these cases; they must be rejected")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    return p
+
+
+def resolve(args) -> argparse.Namespace:
+    q = args.quick
+    args.threads = args.threads or ([1] if q else [1, 2])
+    args.repeats = args.repeats or (1 if q else 21)
+    args.e2e_repeats = args.e2e_repeats or (1 if q else 3)
+    args.startup_repeats = args.startup_repeats or (1 if q else 5)
+    args.min_sample = (0.0 if q else 0.02) if args.min_sample is None else args.min_sample
+    args.sizes = args.sizes or (["tiny"] if q else ["primer", "large"])
+    args.cold = (not q) if args.cold is None else args.cold
+    return args
+
+
+def main(argv=None) -> int:
+    from benchmarks import report
+
+    args = resolve(build_parser().parse_args(argv))
+    t_start = time.perf_counter()
+
+    def log(msg):
+        print(f"[{time.perf_counter() - t_start:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    results = {"meta": {"machine": machine_info(), "settings": {
+        "quick": args.quick, "threads": args.threads, "repeats": args.repeats, "e2e_repeats": args.e2e_repeats,
+        "startup_repeats": args.startup_repeats, "min_sample_s": args.min_sample, "sizes": args.sizes,
+        "api": args.api, "parts": args.parts, "perturb": args.perturb,
+        "tolerances": {"value_rtol": VALUE_RTOL, "grad_rtol": GRAD_RTOL, "e2e_loss_rtol": E2E_LOSS_RTOL,
+                       "e2e_accuracy_atol": E2E_ACCURACY_ATOL},
+        "shapes": {k: {s: C.shape_label(k, s) for s in args.sizes} for k in C.KERNELS},
+    }}}
+    with tempfile.TemporaryDirectory(prefix="motifnet-bench-") as tmp:
+        workdir = Path(tmp)
+        if "kernels" in args.parts:
+            results["kernels"] = bench_kernels(args, workdir, log)
+        if "e2e" in args.parts:
+            results["e2e"] = bench_e2e(args, workdir, log)
+        if "startup" in args.parts:
+            results["startup"] = bench_startup(args, workdir, log)
+    results["meta"]["versions"] = report.versions(results)
+    results["meta"]["seconds"] = time.perf_counter() - t_start
+    md = report.write_all(results, args.out)
+    print(md)
+    log(f"wrote {args.out / 'results.md'}, results.json, ratios.png")
+    return 0
