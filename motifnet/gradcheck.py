@@ -234,3 +234,123 @@ CASES: list[Callable[[np.random.Generator], Case]] = [
     bce_with_logits_case,
     attention_case,
 ]
+
+
+# ---------------------------------------------------------------------------------------
+# Layers and models (motifnet/layers.py, motifnet/models.py): the same check through the
+# layer objects (parameter grads accumulated by backward) and through whole models.
+
+def _layer_case(name, shape, layers_forward, layers_backward, params, inputs, g):
+    """A Case for ``loss = sum(g * forward(*inputs))``; params' grads come from backward."""
+    all_inputs = dict(inputs) | {pname: p.data for pname, p in params.items()}
+
+    def analytic():
+        for p in params.values():
+            p.grad[...] = 0.0
+        layers_forward()
+        d_inputs = layers_backward(g)
+        return d_inputs | {pname: p.grad.copy() for pname, p in params.items()}
+
+    return Case(name, shape, all_inputs, _projected(layers_forward, g), analytic)
+
+
+def conv_relu_pool_layers_case(rng: np.random.Generator) -> Case:
+    from motifnet.layers import Conv1d, MaxPool1d, ReLU
+
+    B, C_in, C_out = (int(v) for v in rng.integers(1, 4, size=3))
+    K, stride, padding = int(rng.integers(1, 6)), int(rng.integers(1, 3)), int(rng.integers(0, 3))
+    pool_k = int(rng.integers(1, 4))
+    conv = Conv1d(C_in, C_out, K, stride=stride, padding=padding, bias=bool(rng.random() < 0.8),
+                  rng=rng, dtype=np.float64)
+    relu, pool = ReLU(), MaxPool1d(pool_k)
+    L = int(rng.integers(max(1, K - 2 * padding) + stride * pool_k, 30))
+    x = rng.standard_normal((B, C_in, L))
+    y_shape = (B, C_out, pool.output_length(conv.output_length(L)))
+    g = rng.standard_normal(y_shape)
+    forward = lambda: pool.forward(relu.forward(conv.forward(x)))  # noqa: E731
+    backward = lambda dy: dict(x=conv.backward(relu.backward(pool.backward(dy))))  # noqa: E731
+    params = {f"conv.{n}": p for n, p in conv.parameters().items()}
+    shape = f"x{(B, C_in, L)} conv k={K} s={stride} p={padding} bias={conv.bias is not None} pool {pool_k}"
+    return _layer_case("Conv1d+ReLU+MaxPool1d", shape, forward, backward, params, dict(x=x), g)
+
+
+def linear_layer_case(rng: np.random.Generator) -> Case:
+    from motifnet.layers import Linear
+
+    lead = tuple(int(v) for v in rng.integers(1, 4, size=int(rng.integers(1, 3))))
+    n_in, n_out = (int(v) for v in rng.integers(1, 12, size=2))
+    layer = Linear(n_in, n_out, bias=bool(rng.random() < 0.8), rng=rng, dtype=np.float64)
+    x = rng.standard_normal(lead + (n_in,))
+    g = rng.standard_normal(lead + (n_out,))
+    params = {f"linear.{n}": p for n, p in layer.parameters().items()}
+    return _layer_case("Linear", f"x{lead + (n_in,)} out={n_out}", lambda: layer.forward(x),
+                       lambda dy: dict(x=layer.backward(dy)), params, dict(x=x), g)
+
+
+def attention_layer_case(rng: np.random.Generator) -> Case:
+    from motifnet.layers import AdditiveAttention
+
+    B, H, L = int(rng.integers(1, 4)), int(rng.integers(2, 7)), int(rng.integers(1, 10))
+    layer = AdditiveAttention(H, rng=rng, dtype=np.float64)
+    # W as in attention_case, larger than torch's init: q reaches the scores only through
+    # tanh's curvature, and a tiny dq would sit at the finite differences' rounding level
+    layer.W.data[...] = rng.standard_normal(layer.W.data.shape) / np.sqrt(2 * H)
+    q, k = rng.standard_normal((B, H)), rng.standard_normal((B, H, L))
+    g = rng.standard_normal((B, H))
+
+    def backward(dy):
+        dq, dk = layer.backward(dy)
+        return dict(q=dq, k=dk)
+
+    params = {f"attention.{n}": p for n, p in layer.parameters().items()}
+    return _layer_case("AdditiveAttention", f"q{(B, H)} k{(B, H, L)}", lambda: layer.forward(q, k)[0],
+                       backward, params, dict(q=q, k=k), g)
+
+
+def _model_case(name: str, rng: np.random.Generator) -> Case:
+    """``sum(g * logits)`` of a small float64 model on random inputs: every parameter and x.
+
+    (A projection rather than the BCE: its value is small next to its gradients, so the
+    finite differences' rounding error (~1e-16 * |loss| / eps) stays far below 1e-6 of
+    even the attention parameters' small gradients; the BCE has its own case above.)
+    """
+    from motifnet.models import build_model
+
+    n_filters, kernel_size, pool_size, hidden = (int(rng.integers(2, 5)), int(rng.integers(2, 6)),
+                                                 int(rng.integers(2, 4)), int(rng.integers(2, 5)))
+    seq_len = int(rng.integers(kernel_size + 3 * pool_size, 26))  # >= 4 pooled positions
+    model = build_model(name, seq_len=seq_len, seed=int(rng.integers(1 << 30)), n_filters=n_filters,
+                        kernel_size=kernel_size, pool_size=pool_size, hidden=hidden, dtype=np.float64)
+    B = int(rng.integers(1, 4))
+    # not one-hot (every input entry gets a gradient), and wide enough that the attention
+    # weights differ between positions
+    x = 3.0 * rng.standard_normal((B, 4, seq_len))
+    g = rng.standard_normal(B)
+    params = model.parameters()
+    inputs = dict(x=x) | {pname: p.data for pname, p in params.items()}
+
+    def analytic():
+        model.forward(x)
+        model.zero_grad()
+        dx = model.backward(g, need_input_grad=True)
+        return dict(x=dx) | {pname: p.grad.copy() for pname, p in params.items()}
+
+    shape = (f"x{x.shape} filters={n_filters} k={kernel_size} pool={pool_size} hidden={hidden}")
+    return Case(f"model {name}", shape, inputs, _projected(lambda: model.forward(x), g), analytic)
+
+
+def cnn_model_case(rng: np.random.Generator) -> Case:
+    return _model_case("cnn", rng)
+
+
+def attention_model_case(rng: np.random.Generator) -> Case:
+    return _model_case("attention", rng)
+
+
+CASES += [
+    conv_relu_pool_layers_case,
+    linear_layer_case,
+    attention_layer_case,
+    cnn_model_case,
+    attention_model_case,
+]
