@@ -267,12 +267,14 @@ def bench_startup(args, workdir: Path, log) -> dict:
     # 2. the first training step (compiles every kernel with an empty cache) vs torch's first step
     cold_cache = Path(tempfile.mkdtemp(prefix="numba-cache-", dir=workdir))
     first = {}
-    plan = [("torch", "torch", {})]
-    if args.cold:
-        plan += [("motifnet_empty_cache", "motifnet", {"NUMBA_CACHE_DIR": str(cold_cache)}),
-                 ("motifnet_warm_cache", "motifnet", {"NUMBA_CACHE_DIR": str(cold_cache)})]
-    else:
-        plan += [("motifnet_warm_cache", "motifnet", {})]
+    plan = []  # quick mode skips this part: two more processes for little information
+    if not args.quick:
+        plan = [("torch", "torch", {})]
+        if args.cold:
+            plan += [("motifnet_empty_cache", "motifnet", {"NUMBA_CACHE_DIR": str(cold_cache)}),
+                     ("motifnet_warm_cache", "motifnet", {"NUMBA_CACHE_DIR": str(cold_cache)})]
+        else:
+            plan += [("motifnet_warm_cache", "motifnet", {})]
     for label, lib, extra in plan:
         log(f"start-up: first training step, {label}")
         try:
