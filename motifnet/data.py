@@ -17,8 +17,6 @@ the 1-based line, in one line of text, so the command line can print it as is.
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +46,9 @@ def _is_url(source) -> bool:
 def _read_text(source) -> tuple[str, str]:
     """Return ``(name, text)`` of a path or an http(s) URL; ``UserError`` if unreadable."""
     if _is_url(source):
+        import urllib.error  # here, not at the top: it costs ~20 ms of start-up
+        import urllib.request
+
         name = source
         try:
             with urllib.request.urlopen(source, timeout=URL_TIMEOUT) as response:

@@ -18,6 +18,7 @@ def _figure(width=5.0, height=3.5):
 
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=0.15, right=0.96, bottom=0.15, top=0.9)
     return fig, fig.add_subplot()
 
 
@@ -29,7 +30,7 @@ def _epoch_axis(ax) -> None:
 
 
 def _save(fig, path) -> None:
-    fig.tight_layout()
+    # fixed margins, not tight_layout: a layout pass costs a whole extra draw
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=DPI, format="png")
 
@@ -68,7 +69,8 @@ def plot_accuracy(history: list[dict], path) -> None:
 
 def plot_confusion_matrix(matrix, path, title="Test set confusion matrix") -> None:
     """The 2x2 matrix [[TN, FP], [FN, TP]] (rows: true label, columns: predicted) as a PNG."""
-    fig, ax = _figure(4.2, 3.6)
+    fig, ax = _figure(4.6, 3.6)
+    fig.subplots_adjust(left=0.27, right=0.98, bottom=0.2)
     counts = [[int(v) for v in row] for row in matrix]
     image = ax.imshow(counts, cmap="Blues", vmin=0)
     fig.colorbar(image, ax=ax)

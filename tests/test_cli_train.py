@@ -79,6 +79,11 @@ def test_run_folder_contents(run):
     out, stdout = run
     assert {p.name for p in out.iterdir()} == RUN_FILES
     assert leftovers(out.parent) == []
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # not a private temporary folder's 0700
+    for path in out.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path  # not mkstemp's 0600
     for png in ("loss.png", "accuracy.png", "confusion_matrix.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     lines = stdout.splitlines()
