@@ -1,0 +1,128 @@
+"""Adam optimiser step, in place, with torch.optim.Adam's semantics.
+
+Shape legend: param, grad, exp_avg, exp_avg_sq all (N,) for the unchecked
+kernel (motifnet keeps all of a model's parameters in ONE flat buffer, so a
+training step is one call); any (same) shape for the public wrapper.
+
+Per element, at step t (counted from 1), as torch's ``_single_tensor_adam``
+(amsgrad=False, maximize=False, weight_decay = L2 added to the gradient):
+
+    g          = grad + weight_decay * param                          (A1)
+    exp_avg    = lerp(exp_avg, g, 1 - beta1)                          (A2)
+    exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) * g * g             (A3)
+    denom      = sqrt(exp_avg_sq) / sqrt(1 - beta2**t) + eps          (A4)
+    param      = param + (-lr / (1 - beta1**t)) * exp_avg / denom     (A5)
+
+To match torch in float32 the scalar factors (1 - beta1, lr / bias_correction1,
+sqrt(bias_correction2), ...) are computed in Python float64 exactly as torch
+computes them, then rounded once to the array dtype; the element-wise
+operations run in the array dtype in torch's order.  torch's CPU lerp is
+``self + w * (end - self)`` for |w| < 0.5 and ``end - (end - self) * (1 - w)``
+otherwise (aten ``lerp``), mirrored in A2.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from kernels._jit import jit
+from kernels._validate import check_float_array, check_int
+
+
+@jit
+def _adam_loop(param, grad, exp_avg, exp_avg_sq, weight_decay, lerp_weight, beta2, one_minus_beta2,
+               neg_step_size, bias_correction2_sqrt, eps):
+    # param, grad, exp_avg, exp_avg_sq: (N,); the scalars arrive as float64 and
+    # are rounded once to the array dtype, as torch rounds a Python scalar.
+    # Serial on purpose: a memory-bound loop over a model's few thousand to
+    # few hundred thousand parameters finishes in microseconds, less than a
+    # thread-pool dispatch would cost.
+    dt = param.dtype.type
+    wd = dt(weight_decay)
+    w = dt(lerp_weight)
+    one_minus_w = dt(1) - w  # aten lerp works with the weight already rounded to the dtype
+    small_weight = abs(w) < dt(0.5)
+    has_weight_decay = weight_decay != 0.0  # torch skips A1 then (0 * inf would turn into NaN)
+    b2 = dt(beta2)
+    c2 = dt(one_minus_beta2)
+    neg_step = dt(neg_step_size)
+    bc2_sqrt = dt(bias_correction2_sqrt)
+    eps_ = dt(eps)
+    for n in range(param.size):
+        g = grad[n]
+        if has_weight_decay:
+            g = g + wd * param[n]  # A1: grad.add(param, alpha=weight_decay)
+        m = exp_avg[n]
+        if small_weight:  # A2, aten lerp
+            m = m + w * (g - m)
+        else:
+            m = g - (g - m) * one_minus_w
+        exp_avg[n] = m
+        s = exp_avg_sq[n] * b2 + c2 * g * g  # A3: mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        exp_avg_sq[n] = s
+        denom = math.sqrt(s) / bc2_sqrt + eps_  # A4
+        param[n] = param[n] + neg_step * m / denom  # A5: addcdiv_(exp_avg, denom, value=-step_size)
+
+
+def _adam_step(param1d, grad1d, m1d, v1d, step, lr, beta1, beta2, eps, weight_decay):
+    """Unchecked in-place step on 1-D arrays of one dtype.
+
+    ``_adam_step(param1d, grad1d, m1d, v1d, step, lr, beta1, beta2, eps, weight_decay) -> None``;
+    ``step`` is the number of this step, counted from 1.  The bias corrections
+    are computed here in Python float64 (as torch does), then one njit loop
+    updates m1d (exp_avg), v1d (exp_avg_sq) and param1d.
+    """
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    step_size = lr / bias_correction1
+    bias_correction2_sqrt = bias_correction2**0.5
+    _adam_loop(param1d, grad1d, m1d, v1d, float(weight_decay), 1 - beta1, float(beta2), 1 - beta2,
+               -step_size, bias_correction2_sqrt, float(eps))
+
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    """One Adam step, in place, as ``torch.optim.Adam`` (amsgrad=False, maximize=False).
+
+    Parameters
+    ----------
+    param, grad, exp_avg, exp_avg_sq : ndarray
+        Same shape, same dtype (float32 or float64), C-contiguous.  ``param``,
+        ``exp_avg`` and ``exp_avg_sq`` are updated in place; start the moments at zeros.
+    step : int
+        Number of this step, counted from 1 (torch increments its state before using it).
+    lr : float
+        Learning rate, >= 0.
+    betas : (float, float)
+        Decay rates of the moment estimates, each in [0, 1).
+    eps : float
+        Added to the denominator, >= 0.
+    weight_decay : float
+        L2 penalty added to the gradient (torch.optim.Adam, not AdamW), >= 0.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the argument that is wrong.
+    """
+    param = check_float_array("param", param)
+    for name, a in (("grad", grad), ("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)):
+        check_float_array(name, a, dtype=param.dtype)
+        if a.shape != param.shape:
+            raise ValueError(f"{name} must have the shape of param {param.shape}, got {a.shape}")
+    step = check_int("step", step, 1)
+    try:
+        beta1, beta2 = (float(x) for x in betas)
+    except (TypeError, ValueError):
+        raise TypeError(f"betas must be a pair of floats, got {betas!r}") from None
+    for name, value in (("lr", lr), ("eps", eps), ("weight_decay", weight_decay)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{name} must be a float, got {type(value).__name__}")
+        if not value >= 0.0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
+    for name, value in (("betas[0]", beta1), ("betas[1]", beta2)):
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"{name} must be in [0, 1), got {value}")
+    _adam_step(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
+               step, float(lr), beta1, beta2, float(eps), float(weight_decay))
