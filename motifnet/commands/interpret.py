@@ -125,5 +125,10 @@ def run(args) -> int:
     if stats and stats["ratio"] is not None:
         print(f"  attention: motif {stats['motif_mean']:.4f} vs background {stats['background_mean']:.4f} "
               f"(x{stats['ratio']:.2f})")
+        shift = stats.get("window_start_minus_motif_start")
+        if shift:
+            print(f"  attention window start - motif start: median {shift['median']:+g}, range "
+                  f"{shift['min']:+d}..{shift['max']:+d}, exactly aligned in "
+                  f"{shift['fraction_exactly_aligned']:.0%} of sequences")
     print(f"wrote {len(result['figures'])} files to {out} ({time.perf_counter() - start:.1f} s)")
     return 0

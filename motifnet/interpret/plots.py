@@ -94,28 +94,29 @@ SALIENCY_LABELS = {
 
 def saliency_grid(path, seqs: list[str], maps: dict, motif_starts=None, motif_length: int = 0,
                   suptitle: str = "saliency") -> None:
-    """Bar plots of saliency: one column per sequence, one row per map.
+    """Bar plots of saliency, one panel per (sequence, map), all in one column.
 
-    ``maps`` is ``{row label: (n_seqs, L) array}``; rows can be saliency modes
-    or (model, mode) pairs, so two models sit one above the other.
+    ``maps`` is ``{panel label: (n_seqs, L) array}``; labels can be saliency
+    modes or (model, mode) pairs, so two models sit one above the other.  The
+    bases are written under every panel's x axis and the motif is shaded.
     """
     plt = _plt()
     n, names = len(seqs), list(maps)
     L = len(seqs[0]) if seqs else 1
-    fig, axes = plt.subplots(len(names), n, figsize=(0.14 * L * n + 1.0, 1.5 * len(names) + 0.6),
-                             squeeze=False)
+    rows = n * len(names)
+    fig, axes = plt.subplots(rows, 1, figsize=(0.16 * L + 1.6, 1.25 * rows + 0.8), squeeze=False)
     for j, seq in enumerate(seqs):
         start = None if motif_starts is None else int(motif_starts[j])
         for i, name in enumerate(names):
-            ax = axes[i, j]
+            ax = axes[j * len(names) + i, 0]
             ax.bar(np.arange(L), maps[name][j], width=0.8, color="#4c72b0")
             _sequence_axis(ax, seq, start, motif_length)
             ax.tick_params(axis="y", labelsize=6)
-            if j == 0:
-                ax.set_ylabel(name, fontsize=7)
+            ax.set_ylabel(name, fontsize=7)
             if i == 0:
-                ax.set_title(f"sequence {j + 1}" + (" (motif shaded)" if start is not None and start >= 0 else ""),
-                             fontsize=8)
+                shaded = start is not None and start >= 0
+                ax.set_title(f"sequence {j + 1}" + (f" (motif at {start + 1}-{start + motif_length}, shaded)"
+                                                    if shaded else ""), fontsize=9, loc="left")
     fig.suptitle(suptitle, fontsize=11)
     fig.tight_layout()
     save_figure(fig, path)
@@ -176,7 +177,7 @@ def ism_figure(path, seqs: list[str], deltas: np.ndarray, motif_starts=None, mot
     L = deltas.shape[-1]
     vmax = float(np.abs(deltas).max()) or 1.0
     fig, axes = plt.subplots(2 * n, 1, figsize=(0.16 * L + 1.8, 3.3 * n), squeeze=False,
-                             gridspec_kw={"height_ratios": [1, 1.2] * n})
+                             gridspec_kw={"height_ratios": [1, 1.2] * n}, layout="constrained")
     for j in range(n):
         ax = axes[2 * j, 0]
         im = ax.imshow(deltas[j], cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto",
@@ -186,19 +187,25 @@ def ism_figure(path, seqs: list[str], deltas: np.ndarray, motif_starts=None, mot
         ax.set_xticks(range(L))
         ax.set_xticklabels(list(seqs[j]), fontsize=6, family="monospace")
         ax.tick_params(axis="x", length=0)
-        ax.set_title(f"sequence {j + 1}: change in logit for each substitution", fontsize=9)
+        ref = [(BASES.index(ch), pos) for pos, ch in enumerate(seqs[j].upper()) if ch in BASES]
+        ref_b, ref_l = (np.array(v) for v in zip(*ref)) if ref else (np.zeros(0), np.zeros(0))
+        ax.scatter(ref_l, ref_b, s=3, color="black", marker="o", linewidths=0)  # the sequence's own base
+        ax.set_xlim(-0.5, L - 0.5)
+        ax.set_ylim(3.5, -0.5)
+        ax.set_title(f"sequence {j + 1}: change in logit for each substitution (dot: the base present)",
+                     fontsize=9)
         if motif_starts is not None and motif_starts[j] >= 0:
             s = motif_starts[j]
             ax.axvline(s - 0.5, color="black", lw=0.8, ls="--")
             ax.axvline(s + motif_length - 0.5, color="black", lw=0.8, ls="--")
-        fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03, label="delta logit")
+        # one colour bar for the pair, so the heatmap and the logo keep the same x scale
+        fig.colorbar(im, ax=[ax, axes[2 * j + 1, 0]], pad=0.01, fraction=0.03, label="delta logit")
         ax = axes[2 * j + 1, 0]
         draw_logo(ax, mean_centre(deltas[j]), ylabel="mean-centred\ndelta logit",
                   title="mean-centred ISM logo (letters above 0 raise the logit)")
         if motif_starts is not None and motif_starts[j] >= 0:
             s = motif_starts[j]
             ax.axvspan(s + 0.5, s + motif_length + 0.5, **MOTIF_SHADE)
-    fig.tight_layout()
     save_figure(fig, path)
 
 

@@ -189,8 +189,16 @@ def interpret_model(model, seqs: list[str], labels: np.ndarray, out_dir, motif: 
                             [attention_stats["motif_mean"], attention_stats["background_mean"]],
                             "mean upsampled attention",
                             f"attention on the motif vs elsewhere ({attention_stats['n_sequences']} positive "
-                            f"sequences; uniform = {1 / L:.4f})")
+                            f"sequences)\nuniform attention would be 1/{att.shape[1]} = {1 / att.shape[1]:.4f} "
+                            f"everywhere")
         att_starts = centred_starts(np.argmax(up, axis=1), ATTENTION_WINDOW, L)
+        if motif:
+            # how far the follow-up's window sits from the planted motif (it sees a 9-cell grid)
+            shift = (att_starts - starts)[starts >= 0]
+            if shift.size:
+                attention_stats["window_start_minus_motif_start"] = {
+                    "median": float(np.median(shift)), "min": int(shift.min()), "max": int(shift.max()),
+                    "fraction_exactly_aligned": round(float(np.mean(shift == 0)), 4)}
         methods["attention"] = _method_record(
             pwm_from_windows(stack_windows(x, att_starts, ATTENTION_WINDOW), PSEUDOCOUNT), N,
             f"per sequence, the width-{ATTENTION_WINDOW} window centred on the argmax of the attention "
