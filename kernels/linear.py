@@ -80,14 +80,14 @@ def _backward_loops(dy, x, w, need_dx):
     O = w.shape[0]
     zero = x.dtype.type(0)
     if need_dx:
-        dx = np.empty((N, I), dtype=x.dtype)
+        dx = np.zeros((N, I), dtype=x.dtype)
         for n in prange(N):  # dx[n, :] = sum_o dy[n,o] w[o, :]
-            for i in range(I):
-                dx[n, i] = zero
+            dx_row = dx[n]
             for o in range(O):
                 g = dy[n, o]
-                for i in range(I):
-                    dx[n, i] += g * w[o, i]
+                w_row = w[o]
+                for i in range(I):  # contiguous: vectorised
+                    dx_row[i] += g * w_row[i]
     else:
         dx = np.empty((0, 0), dtype=x.dtype)
     dw = np.zeros((O, I), dtype=x.dtype)
@@ -96,10 +96,12 @@ def _backward_loops(dy, x, w, need_dx):
         i0 = blk * _DW_BLOCK
         i1 = min(I, i0 + _DW_BLOCK)
         for n in range(N):
+            x_blk = x[n, i0:i1]
             for o in range(O):
                 g = dy[n, o]
-                for i in range(i0, i1):
-                    dw[o, i] += g * x[n, i]
+                dw_blk = dw[o, i0:i1]
+                for i in range(i1 - i0):  # contiguous: vectorised
+                    dw_blk[i] += g * x_blk[i]
     db = np.zeros(O, dtype=x.dtype)
     for n in range(N):
         for o in range(O):
