@@ -88,3 +88,19 @@ def torch_twin(model) -> nn.Module:
 
 def torch_params(net) -> dict[str, np.ndarray]:
     return {n: p.detach().numpy().copy() for n, p in net.named_parameters()}
+
+
+def check_layer_against_torch(name, output, expected_output, grads, expected_grads, rtol=1e-5, grad_rtol=1e-5):
+    """Compare a layer's forward output and every gradient with torch's (assert_close each).
+
+    ``grads`` and ``expected_grads`` map the same names to arrays / torch tensors (or
+    torch parameters, whose ``.grad`` is used).
+    """
+    from checks import assert_close
+
+    assert_close(f"{name} forward", output, expected_output, rtol=rtol)
+    assert set(grads) == set(expected_grads), (sorted(grads), sorted(expected_grads))
+    for gname, g in grads.items():
+        e = expected_grads[gname]
+        e = e.grad if isinstance(e, torch.Tensor) and e.grad is not None else e
+        assert_close(f"{name} d/d {gname}", g, e, rtol=grad_rtol)
