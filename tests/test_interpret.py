@@ -39,10 +39,10 @@ def random_one_hot(rng, n, length, n_rate=0.0):
     return x
 
 
-def planted(rng, n, length, motif=MOTIF):
+def planted(rng, n, length, motif=MOTIF, max_start=None):
     """Random one-hot sequences with ``motif`` at a random start in each; returns (x, starts)."""
     x = random_one_hot(rng, n, length)
-    starts = rng.integers(0, length - len(motif) + 1, size=n)
+    starts = rng.integers(0, (length - len(motif) if max_start is None else max_start) + 1, size=n)
     m = encode_motif(motif)
     for i, s in enumerate(starts):
         x[i, :, s:s + len(motif)] = m
@@ -278,3 +278,105 @@ def test_logo_letters_have_the_requested_heights():
     assert [round(b[0].y0, 6) for b in col1] == [-0.9, -0.2, 0.0]
     assert [round(b[0].height, 6) for b in col1] == [0.7, 0.2, 0.3]
     assert all(abs(b[0].width - 0.9) < 1e-9 for b in boxes)
+
+
+# ---------------------------------------------------------------- hand-built models
+
+MAX_SEEN = 35
+
+
+def motif_detector(n_filters=4, seq_len=50, model="cnn"):
+    """A GenomicsCNN whose filter 0 is the motif (bias: fires only at 11+ matching bases),
+    other filters zero, and whose logit is the sum of filter 0's pooled activations.
+
+    At L=50 the 39 conv positions pool (4, stride 4) into 9 cells covering starts 0..35
+    only, so tests plant the motif at starts <= MAX_SEEN.
+    """
+    from motifnet.models import build_model
+
+    K = len(MOTIF)
+    m = build_model(model, seq_len=seq_len, seed=0, n_filters=n_filters, kernel_size=K, pool_size=4, hidden=4)
+    m.conv.weight.data[...] = 0
+    m.conv.weight.data[0] = encode_motif(MOTIF)
+    m.conv.bias.data[...] = 0
+    m.conv.bias.data[0] = -(K - 2)  # 12 matches -> 2, 11 -> 1, fewer -> 0 after ReLU
+    m.fc1.weight.data[...] = 0
+    m.fc1.weight.data[0, :m.pool_length] = 1  # Flatten is filter-major: filter 0 comes first
+    m.fc1.bias.data[...] = 0
+    m.fc2.weight.data[...] = 0
+    m.fc2.weight.data[0, 0] = 1
+    m.fc2.bias.data[...] = 0
+    return m
+
+
+def test_hand_built_motif_filter_gives_the_motif_from_activations():
+    rng = np.random.default_rng(4)
+    x, _ = planted(rng, 30, 50, max_start=MAX_SEEN)
+    model = motif_detector()
+    x32 = x.astype(np.float32)
+    acts = model.conv_activations(x32)
+    records = activation_pwms(acts, x, len(MOTIF))
+    assert records[0]["consensus"] == MOTIF and records[0]["n_sites"] >= 30
+    assert all(r["n_sites"] == 0 for r in records[1:]), "all-zero filters have no sites"
+    assert best_filter(records)["filter"] == 0
+
+
+def test_hand_built_model_saliency_window_is_the_motif():
+    from motifnet.train import saliency
+
+    rng = np.random.default_rng(5)
+    x, starts = planted(rng, 30, 50, max_start=MAX_SEEN)
+    model = motif_detector()
+    sal = saliency(model, x.astype(np.float32), mode="grad_x_input")
+    assert best_window_starts(sal, len(MOTIF)).tolist() == starts.tolist()
+    assert consensus(pwm_from_windows(stack_windows(x, best_window_starts(sal, len(MOTIF)), 12))) == MOTIF
+
+
+def test_ism_of_a_model_matches_forward_passes_one_by_one():
+    from motifnet.train import predict_logits
+
+    rng = np.random.default_rng(6)
+    model = motif_detector()
+    model.conv.weight.data[1:] = rng.standard_normal(model.conv.weight.data[1:].shape)  # all filters live
+    model.fc1.weight.data[...] = rng.standard_normal(model.fc1.weight.data.shape)
+    x, _ = planted(rng, 2, 50, max_start=MAX_SEEN)
+    x = x.astype(np.float32)
+    delta = in_silico_mutagenesis(lambda b: predict_logits(model, np.ascontiguousarray(b)), x, max_batch=97)
+    for i in range(2):
+        base = float(model.forward(x[i:i + 1])[0])
+        expected = np.zeros((4, 50))
+        for pos in range(50):
+            for b in range(4):
+                if x[i, b, pos] != 1:
+                    mutant = x[i:i + 1].copy()
+                    mutant[0, :, pos] = 0
+                    mutant[0, b, pos] = 1
+                    expected[b, pos] = float(model.forward(mutant)[0]) - base
+        assert_close(f"ISM of sequence {i}", delta[i], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_interpret_model_on_the_hand_built_model(tmp_path):
+    import json
+
+    from motifnet.interpret.motifs import decode
+    from motifnet.interpret.report import interpret_model
+
+    rng = np.random.default_rng(7)
+    x_pos, starts = planted(rng, 24, 50, max_start=MAX_SEEN)
+    x_neg = random_one_hot(rng, 6, 50)
+    seqs = [decode(s) for s in np.concatenate([x_pos, x_neg])]
+    labels = np.array([1] * 24 + [0] * 6)
+    result = interpret_model(motif_detector(), seqs, labels, tmp_path, motif=MOTIF, max_sequences=20)
+    assert result["n_positive_sequences"] == 20 and result["motif_found_in"] == 20
+    for method in ("saliency", "filter_activation", "ism"):
+        rec = result["methods"][method]
+        assert rec["consensus"] == MOTIF, method
+        assert rec["match"] == {"matches": 12, "motif_length": 12, "offset": 0, "exact": True}
+        pwm = np.array([rec["pwm"][b] for b in "ACGT"])
+        assert_close(f"{method} PWM column sums", pwm.sum(axis=0), np.ones(12), rtol=1e-5)
+    assert result["methods"]["filter_activation"]["filter"] == 0
+    assert "attention" not in result["methods"]  # a plain CNN has no attention
+    on_disk = json.loads((tmp_path / "motif.json").read_text())
+    assert on_disk["methods"]["ism"]["consensus"] == MOTIF
+    for name in on_disk["figures"]:
+        assert (tmp_path / name).stat().st_size > 1000, name
