@@ -239,11 +239,16 @@ def test_train_errors(data_dir, tmp_path, args, message):
     assert not out.exists() and leftovers(tmp_path) == []
 
 
-def test_out_is_a_file(data_dir, tmp_path):
+def test_out_is_a_file_or_the_current_folder(tmp_path, monkeypatch):
     out = tmp_path / "file"
     out.write_text("x")
     status, _, stderr = call(["train", "--epochs", 1, "--out", out])
     assert status == 2 and "is not a folder" in stderr and out.read_text() == "x"
+    monkeypatch.chdir(tmp_path)
+    for where in (".", ".."):
+        status, _, stderr = call(["train", "--epochs", 1, "--out", where, "--force"])
+        assert status == 2 and "contains the current folder" in stderr
+    assert out.read_text() == "x"
 
 
 # --------------------------------------------------------------------------- predict

@@ -102,6 +102,9 @@ def _check_out(out: Path, force: bool) -> None:
         if any(out.iterdir()) and not force:
             raise UserError(f"--out {out} exists and is not empty; choose another --out or "
                             f"pass --force to replace it")
+        cwd = Path.cwd().resolve()
+        if force and (out.resolve() == cwd or out.resolve() in cwd.parents):
+            raise UserError(f"--out {out} contains the current folder; refusing to replace it")
 
 
 # --------------------------------------------------------------------------- data
@@ -285,7 +288,7 @@ def run(args) -> int:
         plots.plot_accuracy(history, folder / "accuracy.png")
         plots.plot_confusion_matrix(result["confusion_matrix"], folder / "confusion_matrix.png")
 
-    write_run_folder(out, args.force, write_contents)
+    write_run_folder(Path(os.path.abspath(out)), args.force, write_contents)  # "." has no name
 
     (tn, fp), (fn, tp) = result["confusion_matrix"]
     auroc = "n/a (one class)" if result["auroc"] is None else f"{result['auroc']:.4f}"
