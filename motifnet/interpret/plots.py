@@ -31,26 +31,39 @@ def _grid(n: int, max_cols: int = 4):
     return max(1, math.ceil(n / cols)), max(1, cols)
 
 
-def filter_heatmaps(path, weights: np.ndarray, title: str = "first-layer filter weights") -> None:
-    """Every filter ``(F, 4, K)`` as a 4 x K image (rows A C G T), one shared symmetric colour scale."""
+def filter_heatmaps(path, weights: np.ndarray, title: str = "first-layer filter weights",
+                    per_row: int = 8) -> None:
+    """Every filter ``(F, 4, K)`` as a 4 x K tile (rows A C G T), one shared symmetric colour scale.
+
+    The tiles are laid out in one image (one axes, not F of them: much faster to draw).
+    """
     plt = _plt()
     F, _, K = weights.shape
-    rows, cols = _grid(F, 8)
+    rows, cols = math.ceil(F / per_row), min(F, per_row)
+    gap_x, gap_y = 1, 2  # NaN columns/rows between tiles (drawn blank), room for the titles
+    mosaic = np.full((rows * (4 + gap_y), cols * (K + gap_x)), np.nan)
+    for f in range(F):
+        r, c = divmod(f, per_row)
+        y0, x0 = r * (4 + gap_y) + gap_y, c * (K + gap_x)
+        mosaic[y0:y0 + 4, x0:x0 + K] = weights[f]
     vmax = float(np.abs(weights).max()) or 1.0
-    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 1.05 * rows + 0.6), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        if i >= F:
-            ax.axis("off")
-            continue
-        im = ax.imshow(weights[i], cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")
-        ax.set_title(f"filter {i}", fontsize=8, pad=2)
-        ax.set_yticks(range(4))
-        ax.set_yticklabels(list(BASES), fontsize=6)
-        ax.set_xticks([0, K - 1])
-        ax.set_xticklabels(["1", str(K)], fontsize=6)
-        ax.tick_params(length=1.5, pad=1)
-    fig.suptitle(title, fontsize=11)
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6, label="weight")
+    fig, ax = plt.subplots(figsize=(0.19 * mosaic.shape[1] + 1.5, 0.26 * mosaic.shape[0] + 0.8))
+    cmap = plt.get_cmap("RdBu_r").copy()
+    cmap.set_bad("white")
+    im = ax.imshow(mosaic, cmap=cmap, vmin=-vmax, vmax=vmax, aspect="equal", interpolation="nearest")
+    for f in range(F):
+        r, c = divmod(f, per_row)
+        ax.text(c * (K + gap_x) + (K - 1) / 2, r * (4 + gap_y) + gap_y - 0.9, f"filter {f}",
+                ha="center", va="bottom", fontsize=7)
+    ax.set_yticks([r * (4 + gap_y) + gap_y + i for r in range(rows) for i in range(4)])
+    ax.set_yticklabels(list(BASES) * rows, fontsize=6)
+    ax.set_xticks([c * (K + gap_x) + k for c in range(cols) for k in (0, K - 1)])
+    ax.set_xticklabels(["1", str(K)] * cols, fontsize=6)
+    ax.tick_params(length=0, pad=1)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_title(f"{title} (rows A C G T, positions 1-{K})", fontsize=10)
+    fig.colorbar(im, ax=ax, shrink=0.7, pad=0.01, label="weight")
     save_figure(fig, path)
 
 
