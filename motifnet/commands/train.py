@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 import shutil
 import sys
 import time
@@ -164,7 +163,7 @@ def _plain(value):
 def _hidden_sibling(out: Path, tag: str) -> Path:
     """A new, empty, hidden folder beside ``out`` (os.mkdir, so the umask applies)."""
     while True:
-        path = out.parent / f".{out.name}.{tag}-{os.getpid()}-{secrets.token_hex(3)}"
+        path = out.parent / f".{out.name}.{tag}-{os.getpid()}-{os.urandom(3).hex()}"
         try:
             os.mkdir(path)
             return path
