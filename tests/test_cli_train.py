@@ -244,6 +244,8 @@ def test_out_is_a_file_or_the_current_folder(tmp_path, monkeypatch):
     out.write_text("x")
     status, _, stderr = call(["train", "--epochs", 1, "--out", out])
     assert status == 2 and "is not a folder" in stderr and out.read_text() == "x"
+    status, _, stderr = call(["train", "--epochs", 1, "--out", out / "sub" / "run"])
+    assert status == 2 and "not a folder" in stderr and out.read_text() == "x"
     monkeypatch.chdir(tmp_path)
     for where in (".", ".."):
         status, _, stderr = call(["train", "--epochs", 1, "--out", where, "--force"])

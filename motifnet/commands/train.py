@@ -95,6 +95,13 @@ def _check_settings(args) -> None:
 
 
 def _check_out(out: Path, force: bool) -> None:
+    # fail before training, not after, if the folder cannot be made there
+    ancestor = Path(os.path.abspath(out)).parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UserError(f"--out {out}: cannot create a folder in {ancestor} "
+                        f"({'not a folder' if not ancestor.is_dir() else 'permission denied'})")
     if out.exists() or out.is_symlink():
         if not out.is_dir():
             raise UserError(f"--out {out} exists and is not a folder; choose another --out")
