@@ -235,6 +235,14 @@ def test_activation_pwms_recover_planted_motif_from_a_motif_filter():
     assert top_filters_by_variance(w, 2).tolist() == [2, 0]
 
 
+def test_activation_sites_threshold_by_hand():
+    from motifnet.interpret.filters import activation_sites
+
+    acts = np.array([[[0.0, 1.0, 4.0]], [[2.0, 0.0, 3.0]]])  # (N=2, F=1, L=3): mu 10/6, max 4
+    (n_idx, t_idx), = activation_sites(acts)  # threshold 10/6 + 0.5 (4 - 10/6) = 2.83
+    assert list(zip(n_idx.tolist(), t_idx.tolist())) == [(0, 2), (1, 2)]
+
+
 def test_activation_windows_follow_conv_geometry():
     """With stride, padding and dilation a site's window is t*s - p + k*d, clipped at the ends."""
     rng = np.random.default_rng(3)
