@@ -89,7 +89,10 @@ class StderrProgress:
 def _predictor(model):
     from motifnet.train import predict_logits
 
-    return lambda batch: predict_logits(model, np.ascontiguousarray(batch, dtype=model.dtype))
+    # one forward call per ISM chunk (<= 8192 mutants): 2x faster than 512-row batches here,
+    # because a large call crosses the kernels' threshold for using threads
+    return lambda batch: predict_logits(model, np.ascontiguousarray(batch, dtype=model.dtype),
+                                        batch_size=max(512, len(batch)))
 
 
 def interpret_model(model, seqs: list[str], labels: np.ndarray, out_dir, motif: str | None = None,
