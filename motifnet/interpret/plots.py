@@ -48,8 +48,7 @@ def filter_heatmaps(path, weights: np.ndarray, title: str = "first-layer filter 
         mosaic[y0:y0 + 4, x0:x0 + K] = weights[f]
     vmax = float(np.abs(weights).max()) or 1.0
     fig, ax = plt.subplots(figsize=(0.19 * mosaic.shape[1] + 1.5, 0.26 * mosaic.shape[0] + 0.8))
-    cmap = plt.get_cmap("RdBu_r").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="white")  # NaN gaps between tiles
     im = ax.imshow(mosaic, cmap=cmap, vmin=-vmax, vmax=vmax, aspect="equal", interpolation="nearest")
     for f in range(F):
         r, c = divmod(f, per_row)

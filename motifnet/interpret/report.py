@@ -29,8 +29,10 @@ from motifnet.interpret import plots
 from motifnet.interpret.attention import motif_enrichment, upsample_linear
 from motifnet.interpret.filters import MIN_SITES, activation_pwms, best_filter, top_filters_by_variance
 from motifnet.interpret.ism import aligned_windows, in_silico_mutagenesis
-from motifnet.interpret.motifs import (best_window_starts, centred_starts, consensus, information_content,
-                                       match_motif, pwm_from_windows, relu_normalise, stack_windows)
+from motifnet.logos import save_logo
+from motifnet.interpret.motifs import (best_window_starts, centred_starts, consensus, find_motif,
+                                       information_content, match_motif, pwm_from_windows, relu_normalise,
+                                       stack_windows)
 
 PSEUDOCOUNT = 0.5
 ATTENTION_WINDOW = 12
@@ -124,8 +126,6 @@ def interpret_model(model, seqs: list[str], labels: np.ndarray, out_dir, motif: 
     motif = motif.upper() if motif else None
     starts = None
     if motif:
-        from motifnet.interpret.motifs import find_motif
-
         starts = find_motif(pos_seqs, motif)
     mlen = len(motif) if motif else 0
     ex = list(range(min(N_EXAMPLES, N)))
@@ -228,8 +228,6 @@ def interpret_model(model, seqs: list[str], labels: np.ndarray, out_dir, motif: 
     # 6. one logo per method, and all together
     names = list(methods)
     pwms = [np.array([methods[m]["pwm"][b] for b in "ACGT"]) for m in names]
-    from motifnet.logos import save_logo
-
     for m, pwm in zip(names, pwms):
         save_logo(saved(methods[m]["logo"]), pwm, title=f"{m}: {methods[m]['consensus']}")
     plots.logo_grid(saved("motifs.png"), pwms, [f"{m}: {methods[m]['consensus']}" for m in names],
