@@ -155,12 +155,15 @@ def run(args) -> int:
     pos = [i for i, lab in enumerate(y_test) if lab == 1][:3]
     ex_seqs = [test_seqs[i] for i in pos]
     x_ex = np.ascontiguousarray(x_test[pos])
-    maps = {}
-    for name in MODEL_NAMES:
+    maps, colors = {}, {}
+    for name, color in zip(MODEL_NAMES, ("#4c72b0", "#dd8452")):
         for mode in ("sum", "grad_x_input"):
-            maps[f"{name}\n{plots.SALIENCY_LABELS[mode]}"] = np.asarray(saliency(first_models[name], x_ex, mode=mode))
+            label = f"{name}\n{plots.SALIENCY_LABELS[mode]}"
+            maps[label] = np.asarray(saliency(first_models[name], x_ex, mode=mode))
+            colors[label] = color
     plots.saliency_grid(saved("saliency.png"), ex_seqs, maps, find_motif(ex_seqs, MOTIF), len(MOTIF),
-                        suptitle=f"saliency, plain CNN vs CNN + attention (seed {seeds[0]}); motif shaded")
+                        suptitle=f"saliency, plain CNN (blue) vs CNN + attention (orange), seed {seeds[0]}; "
+                                 f"motif shaded", colors=colors)
     result = {
         "data": {"n_sequences": N_SEQUENCES, "length": LENGTH, "motif": MOTIF, "data_seed": DATA_SEED,
                  "n_train": int(len(train_idx)), "n_test": int(len(test_idx))},

@@ -105,7 +105,7 @@ SALIENCY_LABELS = {
 
 
 def saliency_grid(path, seqs: list[str], maps: dict, motif_starts=None, motif_length: int = 0,
-                  suptitle: str = "saliency") -> None:
+                  suptitle: str = "saliency", colors: dict | None = None) -> None:
     """Bar plots of saliency, one panel per (sequence, map), all in one column.
 
     ``maps`` is ``{panel label: (n_seqs, L) array}``; labels can be saliency
@@ -116,12 +116,13 @@ def saliency_grid(path, seqs: list[str], maps: dict, motif_starts=None, motif_le
     n, names = len(seqs), list(maps)
     L = len(seqs[0]) if seqs else 1
     rows = n * len(names)
-    fig, axes = plt.subplots(rows, 1, figsize=(0.16 * L + 1.6, 1.25 * rows + 0.8), squeeze=False)
+    fig, axes = plt.subplots(rows, 1, figsize=(0.16 * L + 1.6, 1.25 * rows + 0.8), squeeze=False,
+                             layout="constrained")
     for j, seq in enumerate(seqs):
         start = None if motif_starts is None else int(motif_starts[j])
         for i, name in enumerate(names):
             ax = axes[j * len(names) + i, 0]
-            ax.bar(np.arange(L), maps[name][j], width=0.8, color="#4c72b0")
+            ax.bar(np.arange(L), maps[name][j], width=0.8, color=(colors or {}).get(name, "#4c72b0"))
             _sequence_axis(ax, seq, start, motif_length)
             ax.tick_params(axis="y", labelsize=6)
             ax.set_ylabel(name, fontsize=7)
@@ -130,7 +131,6 @@ def saliency_grid(path, seqs: list[str], maps: dict, motif_starts=None, motif_le
                 ax.set_title(f"sequence {j + 1}" + (f" (motif at {start + 1}-{start + motif_length}, shaded)"
                                                     if shaded else ""), fontsize=9, loc="left")
     fig.suptitle(suptitle, fontsize=11)
-    fig.tight_layout()
     save_figure(fig, path)
 
 
