@@ -82,6 +82,9 @@ def test_interpret_errors_are_one_line(attention_run, tmp_path, capsys):
     one_line_error(capsys, ["interpret", str(attention_run), "--motif", "A" * 60], "longer than the sequences")
     one_line_error(capsys, ["interpret", str(attention_run), "--sequences", "s.txt"], "--labels")
     one_line_error(capsys, ["interpret", str(attention_run), "--max-sequences", "0"], "--max-sequences")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    one_line_error(capsys, ["interpret", str(attention_run), "--out", str(blocker / "sub")], "cannot create")
     bad = tmp_path / "bad.fa"
     bad.write_text(">x\nACGTZ\n")
     one_line_error(capsys, ["interpret", str(attention_run), "--pos-fasta", str(bad)], str(bad), "line 2")

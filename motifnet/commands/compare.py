@@ -81,6 +81,10 @@ def run(args) -> int:
     out = Path(args.out) if args.out else Path("runs") / f"compare-{stamp}"
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot create the folder ({exc.strerror or exc})") from None
 
     import numpy as np
 

@@ -111,6 +111,10 @@ def run(args) -> int:
 
     model = load_model(str(model_file), seq_len=len(seqs[0]))
     out = Path(args.out) if args.out else run_dir / "interpret"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot create the folder ({exc.strerror or exc})") from None
     start = time.perf_counter()
     result = interpret_model(
         model, seqs, labels, out, motif=motif, max_sequences=args.max_sequences,
