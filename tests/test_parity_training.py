@@ -3,9 +3,12 @@
 Both models train for 120 Adam steps (batch 32, lr 1e-3, float32) on planted-motif
 data in motifnet and in torch (tests/torch_models.py, weights copied from
 motifnet's initialisation).  The loss must agree at every step to 1e-4 and the
-final parameters to 1e-3 (relative to each tensor's max-norm).  A wrong
-gradient anywhere (even 1% on one tensor) drifts the Adam trajectory away well
-beyond these tolerances.
+final parameters to 1e-3 (relative to each tensor's max-norm), and every
+gradient at the first step to 1e-4 and at the last step to 1e-3.  The gradient
+checks matter: Adam is invariant to a constant rescaling of one tensor's
+gradient (m / sqrt(v) does not change), so a gradient wrong by a constant
+factor would leave the loss and parameter trajectories intact; a wrong
+direction drifts them well beyond these tolerances.
 """
 
 from __future__ import annotations
@@ -41,29 +44,34 @@ def _batches(n, batch_size, steps, seed):
 
 
 def _train_motifnet(model, x, y, batches):
+    """Losses per step, and the gradients at the first and at the last step."""
     loss_fn, opt = BCEWithLogitsLoss(), Adam(model.parameters(), lr=LR)
-    losses = []
-    for idx in batches:
+    losses, grads = [], []
+    for step, idx in enumerate(batches):
         xb, yb = np.ascontiguousarray(x[idx]), np.ascontiguousarray(y[idx])
         logits = model.forward(xb)
         losses.append(loss_fn.forward(logits, yb))
         opt.zero_grad()
         model.backward(loss_fn.backward())
+        if step in (0, len(batches) - 1):
+            grads.append({torch_name(n): p.grad.copy() for n, p in model.parameters().items()})
         opt.step()
-    return np.array(losses)
+    return np.array(losses), grads
 
 
 def _train_torch(net, x, y, batches):
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     loss_fn = torch.nn.BCEWithLogitsLoss()
-    losses = []
-    for idx in batches:
+    losses, grads = [], []
+    for step, idx in enumerate(batches):
         loss = loss_fn(net(torch.from_numpy(x[idx])), torch.from_numpy(y[idx]))
         opt.zero_grad()
         loss.backward()
+        if step in (0, len(batches) - 1):
+            grads.append({n: p.grad.numpy().copy() for n, p in net.named_parameters()})
         opt.step()
         losses.append(loss.item())
-    return np.array(losses)
+    return np.array(losses), grads
 
 
 @pytest.mark.parametrize("name", ["cnn", "attention"])
@@ -72,12 +80,16 @@ def test_training_matches_torch(name):
     model = build_model(name, seed=3)
     net = torch_twin(model)
     batches = _batches(N_SEQS, BATCH, STEPS, seed=1)
-    ours = _train_motifnet(model, x, y, batches)
-    theirs = _train_torch(net, x, y, batches)
+    ours, our_grads = _train_motifnet(model, x, y, batches)
+    theirs, their_grads = _train_torch(net, x, y, batches)
     # the run must actually learn something, or agreeing would prove little
     assert theirs[-20:].mean() < 0.9 * theirs[:5].mean(), theirs
     for step, (a, e) in enumerate(zip(ours, theirs)):
         assert_close(f"{name} loss at step {step}", a, e, rtol=1e-4)
+    for when, rtol, ours_g, theirs_g in [("first", 1e-4, our_grads[0], their_grads[0]),
+                                         ("last", 1e-3, our_grads[1], their_grads[1])]:
+        for pname, g in ours_g.items():
+            assert_close(f"{name} d loss / d {pname} at the {when} step", g, theirs_g[pname], rtol=rtol)
     final = torch_params(net)
     for pname, p in model.parameters().items():
         assert_close(f"{name} {pname} after {STEPS} steps", p.data, final[torch_name(pname)], rtol=1e-3)
