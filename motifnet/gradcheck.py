@@ -321,6 +321,14 @@ def _model_case(name: str, rng: np.random.Generator) -> Case:
     seq_len = int(rng.integers(kernel_size + 3 * pool_size, 26))  # >= 4 pooled positions
     model = build_model(name, seq_len=seq_len, seed=int(rng.integers(1 << 30)), n_filters=n_filters,
                         kernel_size=kernel_size, pool_size=pool_size, hidden=hidden, dtype=np.float64)
+    if name == "attention":
+        # larger than torch's init, as in attention_layer_case: the bias reaches the scores
+        # only through tanh's curvature, and the attention's gradients would otherwise come
+        # within a factor of a few of the finite differences' rounding (~1e-10 |logit|)
+        H = model.attention.hidden
+        model.attention.W.data[...] = rng.standard_normal((H, 2 * H)) / np.sqrt(2 * H)
+        model.attention.b.data[...] = 0.5 * rng.standard_normal(H)
+        model.fc_attn.weight.data[...] *= 3.0  # the attention branch's share of the logit
     B = int(rng.integers(1, 4))
     # not one-hot (every input entry gets a gradient), and wide enough that the attention
     # weights differ between positions
