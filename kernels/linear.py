@@ -15,8 +15,9 @@ Shape legend:
 
 No BLAS: explicit loops whose innermost loop runs along a contiguous row, so
 LLVM vectorises it (the fastmath set in ``kernels._jit`` allows reassociating
-the sums).  The forward's dot products take two rows of x at a time, so each
-load of a weight row feeds two sums.
+the sums).  Each loop folds four rows into one pass (four rows of x per weight
+load in the forward, four terms per read-modify-write of dx and dw in the
+backward): ~15-20% faster than one row at a time at the 7904 -> 16 layer.
 
 Unchecked entry points (all arguments positional, no defaults, no checks;
 C-contiguous arrays of one float dtype; a missing bias is passed as zeros):
@@ -49,59 +50,105 @@ _DW_BLOCK = 256
 
 def _forward_loops(x, w, bias):
     # x: (N, I)  w: (O, I)  bias: (O,)  y: (N, O)
+    # Four rows of x share each load of a weight row (4 multiply-adds per w load).
     N, I = x.shape
     O = w.shape[0]
     zero = x.dtype.type(0)
     y = np.empty((N, O), dtype=x.dtype)
-    for pair in prange((N + 1) // 2):  # rows n0 and n0+1: independent output rows
-        n0 = 2 * pair
-        if n0 + 1 < N:
+    n_quads = N // 4
+    for q in prange(n_quads + N % 4):  # independent output rows (groups of 4, then the rest)
+        if q < n_quads:
+            n = 4 * q
+            x0 = x[n]
+            x1 = x[n + 1]
+            x2 = x[n + 2]
+            x3 = x[n + 3]
             for o in range(O):
+                w_row = w[o]
                 acc0 = zero
                 acc1 = zero
+                acc2 = zero
+                acc3 = zero
                 for i in range(I):  # contiguous in x and w: vectorised
-                    acc0 += x[n0, i] * w[o, i]
-                    acc1 += x[n0 + 1, i] * w[o, i]
-                y[n0, o] = acc0 + bias[o]
-                y[n0 + 1, o] = acc1 + bias[o]
+                    w_oi = w_row[i]
+                    acc0 += x0[i] * w_oi
+                    acc1 += x1[i] * w_oi
+                    acc2 += x2[i] * w_oi
+                    acc3 += x3[i] * w_oi
+                y[n, o] = acc0 + bias[o]
+                y[n + 1, o] = acc1 + bias[o]
+                y[n + 2, o] = acc2 + bias[o]
+                y[n + 3, o] = acc3 + bias[o]
         else:
+            n = 4 * n_quads + (q - n_quads)
+            x0 = x[n]
             for o in range(O):
+                w_row = w[o]
                 acc0 = zero
                 for i in range(I):
-                    acc0 += x[n0, i] * w[o, i]
-                y[n0, o] = acc0 + bias[o]
+                    acc0 += x0[i] * w_row[i]
+                y[n, o] = acc0 + bias[o]
     return y
 
 
 def _backward_loops(dy, x, w, need_dx):
     # dy: (N, O)  x: (N, I)  w: (O, I)  dx: (N, I)  dw: (O, I)  db: (O,)
     # backward inverts forward line: y[n,o] = sum_i x[n,i] * w[o,i] + b[o]
+    # Both products fold four terms into each read-modify-write of the output row.
     N, I = x.shape
     O = w.shape[0]
     zero = x.dtype.type(0)
     if need_dx:
-        dx = np.zeros((N, I), dtype=x.dtype)
+        dx = np.empty((N, I), dtype=x.dtype)
+        O4 = O - O % 4
         for n in prange(N):  # dx[n, :] = sum_o dy[n,o] w[o, :]
             dx_row = dx[n]
-            for o in range(O):
+            for i in range(I):  # zeroed here, while the row is in L1
+                dx_row[i] = zero
+            for o in range(0, O4, 4):
+                g0 = dy[n, o]
+                g1 = dy[n, o + 1]
+                g2 = dy[n, o + 2]
+                g3 = dy[n, o + 3]
+                w0 = w[o]
+                w1 = w[o + 1]
+                w2 = w[o + 2]
+                w3 = w[o + 3]
+                for i in range(I):  # contiguous: vectorised
+                    dx_row[i] += g0 * w0[i] + g1 * w1[i] + g2 * w2[i] + g3 * w3[i]
+            for o in range(O4, O):
                 g = dy[n, o]
                 w_row = w[o]
-                for i in range(I):  # contiguous: vectorised
+                for i in range(I):
                     dx_row[i] += g * w_row[i]
     else:
         dx = np.empty((0, 0), dtype=x.dtype)
     dw = np.zeros((O, I), dtype=x.dtype)
+    N4 = N - N % 4
     n_blocks = (I + _DW_BLOCK - 1) // _DW_BLOCK
     for blk in prange(n_blocks):  # dw[:, block] = sum_n dy[n, :]^T x[n, block]
         i0 = blk * _DW_BLOCK
         i1 = min(I, i0 + _DW_BLOCK)
-        for n in range(N):
-            x_blk = x[n, i0:i1]
+        for n in range(0, N4, 4):
+            x0 = x[n, i0:i1]
+            x1 = x[n + 1, i0:i1]
+            x2 = x[n + 2, i0:i1]
+            x3 = x[n + 3, i0:i1]
+            for o in range(O):
+                g0 = dy[n, o]
+                g1 = dy[n + 1, o]
+                g2 = dy[n + 2, o]
+                g3 = dy[n + 3, o]
+                dw_blk = dw[o, i0:i1]
+                for i in range(i1 - i0):  # contiguous: vectorised
+                    dw_blk[i] += g0 * x0[i] + g1 * x1[i] + g2 * x2[i] + g3 * x3[i]
+        for n in range(N4, N):
+            x0 = x[n, i0:i1]
             for o in range(O):
                 g = dy[n, o]
                 dw_blk = dw[o, i0:i1]
-                for i in range(i1 - i0):  # contiguous: vectorised
-                    dw_blk[i] += g * x_blk[i]
+                for i in range(i1 - i0):
+                    dw_blk[i] += g * x0[i]
     db = np.zeros(O, dtype=x.dtype)
     for n in range(N):
         for o in range(O):
