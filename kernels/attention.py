@@ -38,8 +38,9 @@ recomputes the forward itself.
 tanh (F2) is written with ``exp``: tanh(x) = sign(x) (1 - e) / (1 + e) with
 e = exp(-2|x|) in (0, 1], so nothing overflows and NaN propagates; the
 absolute error is <= ~1.5 ulp(1) (9e-8 in float32, 2e-16 in float64).  Numba's
-``math.tanh`` calls the scalar libm function (~15 ns each) while ``exp`` in a
-plain loop vectorises: ~6x faster over 2M float32 values here.
+``math.tanh`` calls libm's tanhf (~15 ns each); expf is far cheaper: 4.5 ms
+instead of 30 ms over 2M float32 values here, which at (B, L, H) = (256, 247,
+32) is the difference between tanh dominating the forward or not.
 """
 
 from __future__ import annotations
