@@ -74,6 +74,7 @@ KERNELS = tuple(SIZES)
 PHASES = ("fwd", "bwd", "fwdbwd")
 ADAM_PHASES = ("step",)
 ADAM_STEPS = 3  # steps taken before the parameters are compared
+F64_PREFIX = "f64/"  # torch's float64 results in the outputs file: "f64/<kernel>/<size>/<name>"
 ADAM_HYPER = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
 
 
@@ -345,12 +346,16 @@ def _attention_unchecked(m, q, k, W, b, v, dc):
 
 
 # -------------------------------------------------------------------------------- torch
-def torch_case(kernel: str, size: str) -> Case:
-    """The same case in torch: functional ops, forward + backward through autograd."""
+def torch_case(kernel: str, size: str, dtype=np.float32) -> Case:
+    """The same case in torch: functional ops, forward + backward through autograd.
+
+    ``dtype=np.float64`` runs it on the same inputs converted to float64: the
+    near-exact answer the validation measures both float32 results against.
+    """
     import torch
     import torch.nn.functional as F
 
-    inp = make_inputs(kernel, size)
+    inp = {n: a.astype(dtype) for n, a in make_inputs(kernel, size).items()}
     T = {n: torch.from_numpy(a) for n, a in inp.items()}
 
     def leaf(name):

@@ -35,9 +35,15 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results"
 PRIMER_DIR = REPO.parent / "shared" / "data" / "primer"
 
-# float32 tolerances, max-norm relative (|a - e| <= rtol * max|e|), as tests/checks.assert_close
-VALUE_RTOL = 1e-4
-GRAD_RTOL = 1e-4
+# Validation of a kernel output, max-norm relative (|a - e| <= rtol * max|e|, tests/checks.assert_close).
+# motifnet's float32 result is compared with torch's float64 result on the same inputs (the
+# near-exact answer) and may be off by max(FLOOR_RTOL, TORCH_ERROR_FACTOR x torch's own float32
+# error on that output): most outputs then get 1e-4, while an ill-conditioned one (attention's
+# dq at L=247 cancels to ~6e-5 relative in torch's float32 too) gets a proportionate allowance.
+# Without a float64 answer motifnet is compared with torch's float32 result at FLOOR_RTOL.
+VALUE_RTOL = 1e-4  # outputs
+GRAD_RTOL = 1e-4  # gradients
+TORCH_ERROR_FACTOR = 4.0
 # end to end: first-epoch loss from the same initial weights and batches, final test accuracy
 E2E_LOSS_RTOL = 1e-3
 E2E_ACCURACY_ATOL = 0.05
@@ -90,27 +96,40 @@ def run_worker(spec: dict, workdir: Path, verdict=None, env_extra: dict | None =
     return json.loads(result_path.read_text())
 
 
-def run_process(cmd: list[str], env: dict, cwd=REPO) -> dict:
-    """Wall time, exit status and peak RSS (this child only, via wait4) of one process."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stderr = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    proc.stderr.close()
-    return {"seconds": wall, "returncode": proc.returncode, "peak_rss_mb": usage.ru_maxrss / 1024.0,
-            "stderr": stderr.decode(errors="replace")[-1500:]}
+def run_process(cmd: list[str], env: dict, workdir: Path, cwd=REPO) -> dict:
+    """Wall time, exit status and peak RSS of one process, via ``benchmarks.peak_rss``."""
+    result_path = workdir / f"process-{time.monotonic_ns()}.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.peak_rss", str(result_path), "--", *cmd],
+                          cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if not result_path.exists():
+        return {"seconds": None, "returncode": proc.returncode, "peak_rss_mb": None,
+                "stderr": proc.stderr.decode(errors="replace")[-1500:]}
+    res = json.loads(result_path.read_text())
+    res["stderr"] = proc.stderr.decode(errors="replace")[-1500:]
+    return res
 
 
 # ------------------------------------------------------------------------- validation
-def compare_outputs(key: str, actual: dict, expected: dict) -> dict:
-    """Compare motifnet's outputs of one case with torch's; {"passed", "checks": [...]}."""
+def compare_outputs(key: str, actual: dict, expected: dict, exact: dict | None = None) -> dict:
+    """Compare motifnet's outputs of one case with torch's; {"passed", "checks": [...]}.
+
+    ``expected``: torch's float32 outputs; ``exact``: torch's float64 outputs on the
+    same inputs, when available (see the tolerance note at the top of this module).
+    """
     checks, passed = [], True
     for name, exp in expected.items():
-        rtol = GRAD_RTOL if name.startswith("d") else VALUE_RTOL
-        row = {"name": name, "rtol": rtol}
+        floor = GRAD_RTOL if name.startswith("d") else VALUE_RTOL
+        row = {"name": name, "rtol": floor}
         exp = np.asarray(exp, dtype=np.float64)
+        if exact is not None and name in exact and np.shape(exact[name]) == exp.shape and exp.size:
+            ref = np.asarray(exact[name], dtype=np.float64)
+            scale = max(float(np.max(np.abs(ref))), 1e-30)
+            row["torch_float32_rel_err"] = float(np.max(np.abs(exp - ref))) / scale
+            row["rtol"] = max(floor, TORCH_ERROR_FACTOR * row["torch_float32_rel_err"])
+            row["against"] = "torch float64"
+            exp = ref
+        else:
+            row["against"] = "torch float32"
         act = actual.get(name)
         if act is None:
             row.update(passed=False, message=f"{key}/{name}: missing from motifnet's outputs")
@@ -120,19 +139,24 @@ def compare_outputs(key: str, actual: dict, expected: dict) -> dict:
             if act.shape == exp.shape and exp.size:
                 row["max_rel_err"] = float(np.nanmax(np.abs(act - exp))) / max(scale, 1e-30)
             try:
-                assert_close(f"{key}/{name}", act, exp, rtol=rtol)
+                assert_close(f"{key}/{name}", act, exp, rtol=row["rtol"])
                 row["passed"] = True
             except AssertionError as exc:
-                row.update(passed=False, message=str(exc))
+                row.update(passed=False, message=f"{exc} [vs {row['against']}]")
         passed &= row["passed"]
         checks.append(row)
     return {"passed": bool(passed and checks), "checks": checks}
 
 
-def _group(npz) -> dict[str, dict[str, np.ndarray]]:
+def _group(npz, prefix: str = "") -> dict[str, dict[str, np.ndarray]]:
+    """{"kernel/size": {name: array}} for the entries of ``npz`` under ``prefix`` (and only those)."""
     out: dict[str, dict[str, np.ndarray]] = {}
     for full in npz.files:
-        key, name = full.rsplit("/", 1)
+        if prefix and not full.startswith(prefix):
+            continue
+        if not prefix and full.startswith(C.F64_PREFIX):
+            continue
+        key, name = full[len(prefix):].rsplit("/", 1)
         out.setdefault(key, {})[name] = npz[full]
     return out
 
@@ -150,9 +174,10 @@ def bench_kernels(args, workdir: Path, log) -> dict:
         verdicts = {}
 
         def verdict():
-            ref, mine = _group(np.load(ref_path)), _group(np.load(mn_path))
+            ref_npz = np.load(ref_path)
+            ref, exact, mine = _group(ref_npz), _group(ref_npz, C.F64_PREFIX), _group(np.load(mn_path))
             for key, expected in ref.items():
-                res = compare_outputs(key, mine.get(key, {}), expected) if key in mine else {
+                res = compare_outputs(key, mine.get(key, {}), expected, exact.get(key)) if key in mine else {
                     "passed": False, "checks": [], "message": "motifnet could not run this case"}
                 verdicts[key] = res
             return [k for k, v in verdicts.items() if v["passed"]]
@@ -203,7 +228,7 @@ def e2e_jobs(args, workdir: Path) -> list[dict]:
 
 def bench_e2e(args, workdir: Path, log) -> dict:
     jobs, rows, errors = e2e_jobs(args, workdir), [], {}
-    for t in args.threads:
+    for t in args.e2e_threads:
         res = {}
         for lib in ("motifnet", "torch"):  # motifnet first: it writes the data and initial weights
             log(f"end to end, {t} thread(s): {lib}")
@@ -294,7 +319,7 @@ def bench_startup(args, workdir: Path, log) -> dict:
 
     def one(label, cmd, extra):
         run_dir = workdir / f"run-{label}-{time.monotonic_ns()}"
-        r = run_process(cmd + ["--out", str(run_dir)], thread_env(1, extra))
+        r = run_process(cmd + ["--out", str(run_dir)], thread_env(1, extra), workdir)
         if r["returncode"] != 0:
             out["errors"][f"process {label}"] = r["stderr"]
         runs.setdefault(label, []).append(r)
@@ -310,12 +335,14 @@ def bench_startup(args, workdir: Path, log) -> dict:
         log(f"start-up: motifnet train (warm cache) and torch script, repeat {i + 1}")
         one("motifnet_warm_cache", motifnet_cmd, warm_env)
         one("torch", torch_cmd, {})
-    out["train_process"] = {
-        label: {"epochs": int(epochs), "median_s": statistics.median([r["seconds"] for r in rs]),
-                "peak_rss_mb": max(r["peak_rss_mb"] for r in rs), "runs_s": [r["seconds"] for r in rs],
-                "ok": all(r["returncode"] == 0 for r in rs)}
-        for label, rs in runs.items()
-    }
+    out["train_process"] = {}
+    for label, rs in runs.items():
+        ok = [r for r in rs if r["returncode"] == 0]
+        out["train_process"][label] = {
+            "epochs": int(epochs), "ok": len(ok) == len(rs), "runs_s": [r["seconds"] for r in rs],
+            "median_s": statistics.median([r["seconds"] for r in ok]) if ok else None,
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in ok) if ok else None,
+        }
     return out
 
 
@@ -329,14 +356,23 @@ def machine_info() -> dict:
                 break
     except OSError:
         pass
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        commit = ""
+    commit, dirty = code_version()
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {"cpu": cpu, "logical_cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "git_commit": commit, "load_average_at_start": load,
+            "git_commit": commit, "uncommitted_changes": dirty, "load_average_at_start": load,
             "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def code_version() -> tuple[str, list[str]]:
+    """(short commit, uncommitted changes to the code under test), to tell if it changed mid-run."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                                text=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--", "kernels", "motifnet"], cwd=REPO,
+                                capture_output=True, text=True).stdout.splitlines()
+    except OSError:
+        return "", []
+    return commit, [line[3:] for line in status if not line.endswith(".nbi") and not line.endswith(".nbc")]
 
 
 # ------------------------------------------------------------------------------- main
@@ -346,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="tiny shapes, 1 repeat, 1 thread, small training runs (a smoke test)")
     p.add_argument("--threads", type=int, nargs="+", default=None, help="thread counts (default: 1 2; quick: 1)")
     p.add_argument("--repeats", type=int, default=None, help="timing samples per kernel phase (default 21; quick 1)")
+    p.add_argument("--e2e-threads", type=int, nargs="+", default=None,
+                   help="thread counts for the training runs (default: 1; at 2 threads on a busy machine "
+                   "torch's OpenMP pool can take minutes per run)")
     p.add_argument("--e2e-repeats", type=int, default=None, help="timed training runs per model (default 3; quick 1)")
     p.add_argument("--startup-repeats", type=int, default=None, help="repeats of import/process timings (default 5; quick 1)")
     p.add_argument("--min-sample", type=float, default=None, help="seconds per timing sample (default 0.02; quick 0)")
@@ -367,6 +406,7 @@ def resolve(args) -> argparse.Namespace:
     q = args.quick
     args.threads = args.threads or ([1] if q else [1, 2])
     args.repeats = args.repeats or (1 if q else 21)
+    args.e2e_threads = args.e2e_threads or [1]
     args.e2e_repeats = args.e2e_repeats or (1 if q else 3)
     args.startup_repeats = args.startup_repeats or (1 if q else 5)
     args.min_sample = (0.0 if q else 0.02) if args.min_sample is None else args.min_sample
@@ -385,10 +425,12 @@ def main(argv=None) -> int:
         print(f"[{time.perf_counter() - t_start:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
     results = {"meta": {"machine": machine_info(), "settings": {
-        "quick": args.quick, "threads": args.threads, "repeats": args.repeats, "e2e_repeats": args.e2e_repeats,
+        "quick": args.quick, "threads": args.threads, "repeats": args.repeats, "e2e_threads": args.e2e_threads,
+        "e2e_repeats": args.e2e_repeats,
         "startup_repeats": args.startup_repeats, "min_sample_s": args.min_sample, "sizes": args.sizes,
         "api": args.api, "parts": args.parts, "perturb": args.perturb,
-        "tolerances": {"value_rtol": VALUE_RTOL, "grad_rtol": GRAD_RTOL, "e2e_loss_rtol": E2E_LOSS_RTOL,
+        "tolerances": {"value_rtol": VALUE_RTOL, "grad_rtol": GRAD_RTOL, "torch_error_factor": TORCH_ERROR_FACTOR,
+                       "e2e_loss_rtol": E2E_LOSS_RTOL,
                        "e2e_accuracy_atol": E2E_ACCURACY_ATOL},
         "shapes": {k: {s: C.shape_label(k, s) for s in args.sizes} for k in C.KERNELS},
     }}}
@@ -400,6 +442,10 @@ def main(argv=None) -> int:
             results["e2e"] = bench_e2e(args, workdir, log)
         if "startup" in args.parts:
             results["startup"] = bench_startup(args, workdir, log)
+    commit, dirty = code_version()
+    m = results["meta"]["machine"]
+    m["git_commit_end"], m["uncommitted_changes_end"] = commit, dirty
+    m["code_changed_during_run"] = (commit, dirty) != (m["git_commit"], m["uncommitted_changes"])
     results["meta"]["versions"] = report.versions(results)
     results["meta"]["seconds"] = time.perf_counter() - t_start
     md = report.write_all(results, args.out)

@@ -37,7 +37,7 @@ class SimpleAttention(nn.Module):
 
     @classmethod
     def from_arrays(cls, W, b, v):
-        m = cls(W.shape[0])
+        m = cls(W.shape[0]).to(torch.from_numpy(W).dtype)
         with torch.no_grad():
             m.attn.weight.copy_(torch.from_numpy(W))
             m.attn.bias.copy_(torch.from_numpy(b))

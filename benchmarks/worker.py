@@ -8,7 +8,8 @@ NumPy, Numba or torch is imported, then set again through their APIs.
 Tasks (``spec["task"]``):
 
 ``kernels``  compute every case's outputs on the fixed seeded inputs, save them
-             (``spec["outputs"]``, .npz), print ``READY`` and wait for the parent's
+             (``spec["outputs"]``, .npz; torch also saves the float64 results on the
+             same inputs, the near-exact answer), print ``READY`` and wait for the parent's
              verdict on stdin: a JSON list of the cases it validated.  Only those
              are timed.  (torch, the reference, is told to time everything.)
 ``train``    end-to-end training runs (``spec["models"]``), timed per run; the
@@ -63,7 +64,7 @@ def setup_library(lib: str, threads: int) -> dict:
 
         info.update(
             numba=numba.__version__, motifnet=motifnet.__version__, threads=numba.get_num_threads(),
-            threading_layer=str(numba.config.THREADING_LAYER),
+            threading_layer=f"config {numba.config.THREADING_LAYER}",
         )
     return info
 
@@ -120,6 +121,9 @@ def run_kernels(spec: dict, info: dict) -> dict:
                 outputs = perturb_outputs(outputs)
             for name, a in outputs.items():
                 arrays[f"{key}/{name}"] = np.asarray(a)
+            if lib == "torch" and spec.get("float64_reference", True):
+                for name, a in C.torch_case(kernel, size, np.float64).outputs().items():
+                    arrays[f"{C.F64_PREFIX}{key}/{name}"] = np.asarray(a)
             built[key] = case
         except Exception as exc:  # a missing or broken kernel is reported, not fatal
             errors[key] = f"{type(exc).__name__}: {exc}"
@@ -140,6 +144,13 @@ def run_kernels(spec: dict, info: dict) -> dict:
                 timings[key][phase] = time_call(fn, spec["repeats"], spec["min_sample_s"])
             except Exception as exc:
                 errors[f"{key}/{phase}"] = f"{type(exc).__name__}: {exc}"
+    if lib == "motifnet":
+        import numba
+
+        try:  # known only once a parallel region has run
+            info["threading_layer"] = numba.threading_layer()
+        except ValueError:
+            info["threading_layer"] = "none used (no parallel region ran)"
     return {"info": info, "errors": errors, "timings": timings}
 
 

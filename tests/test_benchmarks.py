@@ -128,6 +128,21 @@ def test_compare_outputs_accepts_float32_rounding_and_rejects_errors():
     assert not compare_outputs("k/tiny", {**same, "y": same["y"][:2]}, expected)["passed"]  # shape
 
 
+def test_compare_outputs_allows_for_torchs_own_float32_error_and_no_more():
+    rng = np.random.default_rng(1)
+    exact = {"dq": rng.standard_normal(1000)}
+    scale = np.abs(exact["dq"]).max()
+    torch32 = {"dq": exact["dq"] + 3e-4 * scale * rng.choice([-1.0, 1.0], 1000)}  # ill-conditioned output
+    close = {"dq": exact["dq"] + 5e-4 * scale * rng.choice([-1.0, 1.0], 1000)}  # within 4x torch's error
+    far = {"dq": exact["dq"] + 2e-3 * scale * rng.choice([-1.0, 1.0], 1000)}  # beyond it
+    res = compare_outputs("attention/large", close, torch32, exact)
+    assert res["passed"] and res["checks"][0]["rtol"] == pytest.approx(4 * 3e-4, rel=1e-6)
+    assert res["checks"][0]["against"] == "torch float64"
+    assert not compare_outputs("attention/large", far, torch32, exact)["passed"]
+    # a well-conditioned output keeps the 1e-4 floor even when torch is (nearly) exact
+    assert not compare_outputs("relu/large", {"dx": exact["dq"] * (1 + 2e-4)}, {"dx": exact["dq"]}, {"dx": exact["dq"]})["passed"]
+
+
 def test_perturb_outputs_is_caught_by_compare():
     case = C.motifnet_case("linear", "tiny")
     good = case.outputs()
