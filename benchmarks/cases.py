@@ -37,6 +37,8 @@ SIZES = {
         "primer": dict(B=32, C_in=4, L=50, C_out=32, K=12),
         "large": dict(B=256, C_in=4, L=1000, C_out=32, K=12),
     },
+    # the model's first layer: its input is the data, so backward skips dx (need_dx=False)
+    "conv1d_nodx": None,  # conv1d's shapes, filled in below
     "relu": {
         "tiny": dict(shape=(2, 3, 16)),
         "primer": dict(shape=(32, 32, 39)),  # after the primer's conv
@@ -70,6 +72,7 @@ SIZES = {
     },
 }
 
+SIZES["conv1d_nodx"] = SIZES["conv1d"]
 KERNELS = tuple(SIZES)
 PHASES = ("fwd", "bwd", "fwdbwd")
 ADAM_PHASES = ("step",)
@@ -85,6 +88,8 @@ def phases_of(kernel: str) -> tuple[str, ...]:
 def shape_label(kernel: str, size: str) -> str:
     """A short human-readable description of the case's shape."""
     p = SIZES[kernel][size]
+    if kernel == "conv1d_nodx":
+        return shape_label("conv1d", size) + " no dx"
     if kernel == "conv1d":
         return f"x({p['B']},{p['C_in']},{p['L']}) w({p['C_out']},{p['C_in']},{p['K']})"
     if kernel == "relu":
@@ -112,6 +117,8 @@ def _uniform(rng, shape, bound=1.0):
 
 def make_inputs(kernel: str, size: str) -> dict[str, np.ndarray]:
     """The case's float32 inputs (and upstream gradient ``dy``), identical in every worker."""
+    if kernel == "conv1d_nodx":
+        return make_inputs("conv1d", size)
     p = SIZES[kernel][size]
     rng = np.random.default_rng(case_seed(kernel, size))
     if kernel == "conv1d":
@@ -178,20 +185,21 @@ def motifnet_case(kernel: str, size: str, api: str = "unchecked") -> Case:
     inp = make_inputs(kernel, size)
     public = api == "public"
 
-    if kernel == "conv1d":
+    if kernel in ("conv1d", "conv1d_nodx"):
         from kernels import conv1d as m
 
         x, w, b, dy = inp["x"], inp["w"], inp["b"], inp["dy"]
+        need_dx = kernel == "conv1d"
         if public:
             fwd = lambda: m.conv1d_forward(x, w, b)  # noqa: E731
-            bwd = lambda: m.conv1d_backward(dy, x, w)  # noqa: E731
+            bwd = lambda: m.conv1d_backward(dy, x, w, need_dx=need_dx)  # noqa: E731
         else:
             fwd = lambda: m._conv1d_forward(x, w, b, 1, 0, 1)  # noqa: E731
-            bwd = lambda: m._conv1d_backward(dy, x, w, 1, 0, 1, True)  # noqa: E731
+            bwd = lambda: m._conv1d_backward(dy, x, w, 1, 0, 1, need_dx)  # noqa: E731
 
         def outputs():
             dx, dw, db = bwd()
-            return dict(y=fwd(), dx=dx, dw=dw, db=db)
+            return dict(y=fwd(), dx=dx, dw=dw, db=db) if need_dx else dict(y=fwd(), dw=dw, db=db)
 
         return Case(dict(fwd=fwd, bwd=bwd, fwdbwd=lambda: (fwd(), bwd())), outputs)
 
@@ -389,6 +397,9 @@ def torch_case(kernel: str, size: str, dtype=np.float32) -> Case:
     if kernel == "conv1d":
         L = dict(x=leaf("x"), w=leaf("w"), b=leaf("b"))
         return autograd_case(lambda: (F.conv1d(L["x"], L["w"], L["b"]),), L, T["dy"], ["y"], ["x", "w", "b"])
+    if kernel == "conv1d_nodx":  # x is data: autograd computes only dw and db
+        L = dict(w=leaf("w"), b=leaf("b"))
+        return autograd_case(lambda: (F.conv1d(T["x"], L["w"], L["b"]),), L, T["dy"], ["y"], ["w", "b"])
     if kernel == "relu":
         L = dict(x=leaf("x"))
         return autograd_case(lambda: (torch.relu(L["x"]),), L, T["dy"], ["y"], ["x"])
