@@ -25,7 +25,9 @@ Why these options:
 
 from __future__ import annotations
 
+import functools
 import os
+import types
 
 import numba
 
@@ -52,8 +54,19 @@ def jit(fn):
 
 
 def jit_parallel(fn):
-    """Compile ``fn`` with ``parallel=True`` so its ``prange`` loops use threads."""
-    return _njit(fn, parallel=True)
+    """Compile ``fn`` with ``parallel=True`` so its ``prange`` loops use threads.
+
+    The same Python function may also be compiled serially with ``jit``.  Numba
+    names a function's cache file after its module, qualified name and line,
+    and its cache key does not include ``parallel``: both versions would share
+    one cache entry and whichever compiled first would be loaded for both.  So
+    the parallel version is compiled from a copy of ``fn`` whose qualified name
+    ends in ``.<parallel>``, which gets a cache file of its own.
+    """
+    clone = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    functools.update_wrapper(clone, fn)
+    clone.__qualname__ = fn.__qualname__ + ".<parallel>"
+    return _njit(clone, parallel=True)
 
 
 def use_parallel(work: int) -> bool:

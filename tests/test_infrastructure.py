@@ -75,3 +75,27 @@ def test_numerical_gradient_of_a_known_function():
 def test_gradient_errors_flag_a_wrong_gradient():
     _, rel = gradient_errors(np.array([1.0, 2.0]), np.array([1.0, 2.1]))
     assert rel == pytest.approx(0.1 / 2.1)
+
+
+def test_serial_and_parallel_versions_of_one_function_get_separate_caches(tmp_path, monkeypatch):
+    # Numba's cache key ignores parallel=True: without a separate name the parallel
+    # dispatcher would load the serial machine code cached by the other one.
+    (tmp_path / "twin_kernels.py").write_text(
+        "from numba import prange\n"
+        "from kernels._jit import jit, jit_parallel\n"
+        "def total(x):\n"
+        "    s = x.dtype.type(0)\n"
+        "    for i in prange(x.shape[0]):\n"
+        "        s += x[i]\n"
+        "    return s\n"
+        "serial = jit(total)\n"
+        "parallel = jit_parallel(total)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(jit_module, "CACHE", True)
+    import twin_kernels
+
+    x = np.arange(10.0)
+    assert twin_kernels.serial(x) == twin_kernels.parallel(x) == 45.0
+    index_files = sorted(p.name for p in (tmp_path / "__pycache__").glob("*.nbi"))
+    assert len(index_files) == 2, index_files
