@@ -238,16 +238,20 @@ def plot(results: dict, path: Path) -> None:
             names = list(dict.fromkeys(r["kernel"] for r in rows))
             get = lambda name, t: next((r["ratio"] for r in rows if r["kernel"] == name and r["threads"] == t), None)  # noqa: E731
         for i, t in enumerate(threads):
-            vals = [get(n, t) or 0.0 for n in names]
+            vals = [get(n, t) for n in names]
             xs = [j + (i - (len(threads) - 1) / 2) * width for j in range(len(names))]
-            bars = ax.bar(xs, vals, width, label=f"{t} thread{'s' if t > 1 else ''}")
-            for b, val in zip(bars, vals):
-                ax.annotate(f"{val:.1f}" if val else "n/a", (b.get_x() + b.get_width() / 2, b.get_height()),
-                            ha="center", va="bottom", fontsize=7)
+            # bars start at ratio 1 (equal speed) on a log axis: up = motifnet faster, down = slower
+            ax.bar(xs, [(v - 1.0) if v else 0.0 for v in vals], width, bottom=1.0,
+                   label=f"{t} thread{'s' if t > 1 else ''}")
+            for x, val in zip(xs, vals):
+                label = "n/a" if not val else f"{val:.0f}" if val >= 10 else f"{val:.2f}"
+                ax.annotate(label, (x, val or 1.0), ha="center",
+                            va="bottom" if (val or 1.0) >= 1 else "top", fontsize=7)
+        ax.set_yscale("log")
         ax.axhline(1.0, color="k", lw=0.8)
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=30, ha="right")
-        ax.set_ylabel("torch time / motifnet time")
+        ax.set_ylabel("torch time / motifnet time (log)")
         ax.set_title(title, fontsize=10)
         ax.legend(fontsize=8)
     fig.suptitle("motifnet vs torch (higher = motifnet faster)", fontsize=11)
