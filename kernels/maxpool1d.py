@@ -97,18 +97,21 @@ def _unpool_loops(dy, argmax, input_length):
     # backward inverts forward line: y[b,c,t] = x[b,c,argmax[b,c,t]]
     B, C, L_out = dy.shape
     dx = np.zeros((B, C, input_length), dtype=dy.dtype)
+    dy_flat = dy.reshape(-1)
+    a_flat = argmax.reshape(-1)
+    dx_flat = dx.reshape(-1)
     out_of_range = 0  # counted here, where it is free, so the wrapper need not scan argmax
     for row in prange(B * C):  # each row of dx is written by one iteration only
-        b = row // C
-        c = row - b * C
+        x0 = row * input_length
+        y0 = row * L_out
         for t in range(L_out):
-            i = argmax[b, c, t]
+            i = a_flat[y0 + t]
             if i < 0:  # -1: a window wholly in the padding has no input
                 continue
             if i >= input_length:
                 out_of_range += 1
                 continue
-            dx[b, c, i] += dy[b, c, t]
+            dx_flat[np.uint64(x0 + i)] += dy_flat[y0 + t]
     return dx, out_of_range
 
 
