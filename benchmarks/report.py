@@ -49,7 +49,11 @@ def _t(s) -> str:
 
 
 def _r(r) -> str:
-    return "-" if r is None else f"**{r:.2f}x**"
+    return "-" if r is None else f"**{r:.2f}x**" if r >= 0.1 else f"**{r:.2g}x**"
+
+
+def _load(load) -> str:
+    return "?" if not load else " ".join(f"{x:.1f}" for x in load)
 
 
 def markdown(results: dict) -> str:
@@ -62,7 +66,8 @@ def markdown(results: dict) -> str:
         "Times are medians; each library ran in its own process with its thread count fixed before import.",
         "",
         f"- machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, {m['platform']}; "
-        f"load average at start {m.get('load_average_at_start')}",
+        f"load average (1, 5, 15 min) at start {_load(m.get('load_average_at_start'))}, "
+        f"at end {_load(m.get('load_average_at_end'))}",
         f"- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
         f"- date (UTC): {m['date_utc']}, git {m['git_commit']}"
         + (f" + uncommitted changes in {', '.join(m['uncommitted_changes'])}" if m.get("uncommitted_changes") else "")
@@ -76,6 +81,14 @@ def markdown(results: dict) -> str:
         f"{s['tolerances'].get('torch_error_factor', 4):g} x torch float32's own error on that output)",
         "",
     ]
+    # the load before the suite started anything: other people's work (the suite adds its own later)
+    busy = (m.get("load_average_at_start") or [0.0])[0]
+    if busy > 1.0:
+        lines += [f"**Warning: the machine was busy** (1-min load average {busy:.1f} at start on {m.get('logical_cpus')} "
+                  "CPUs). Other processes were competing for the cores: absolute times are inflated, and at "
+                  "2 threads a parallel region waits for a CPU time slice whenever another process holds a core "
+                  "(both libraries' 2-thread times then come in multiples of a few ms). Rerun on an idle machine "
+                  "before trusting multi-thread numbers.", ""]
     if m.get("code_changed_during_run"):
         lines += [f"**Warning: the code under test changed during this run** (git {m['git_commit']} -> "
                   f"{m.get('git_commit_end')}; uncommitted: {m.get('uncommitted_changes_end')}): parts of the "

@@ -163,7 +163,7 @@ def _group(npz, prefix: str = "") -> dict[str, dict[str, np.ndarray]]:
 
 # ---------------------------------------------------------------------------- kernels
 def bench_kernels(args, workdir: Path, log) -> dict:
-    case_list = [[k, s] for k in C.KERNELS for s in args.sizes]
+    case_list = [[k, s] for k in args.kernels for s in args.sizes]
     common = dict(task="kernels", cases=case_list, repeats=args.repeats, min_sample_s=args.min_sample, api=args.api)
     rows, validation, errors, info = [], [], {}, {}
     for t in args.threads:
@@ -390,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-sample", type=float, default=None, help="seconds per timing sample (default 0.02; quick 0)")
     p.add_argument("--sizes", nargs="+", choices=["tiny", "primer", "large"], default=None,
                    help="kernel shapes (default: primer large; quick: tiny)")
+    p.add_argument("--kernels", nargs="+", choices=C.KERNELS, default=list(C.KERNELS),
+                   help="kernels to benchmark (default: all)")
     p.add_argument("--parts", nargs="+", choices=["kernels", "e2e", "startup"], default=["kernels", "e2e", "startup"])
     p.add_argument("--api", choices=["unchecked", "public"], default="unchecked",
                    help="time motifnet's unchecked entry points (what the layers call; default) or the public wrappers")
@@ -428,7 +430,7 @@ def main(argv=None) -> int:
         "quick": args.quick, "threads": args.threads, "repeats": args.repeats, "e2e_threads": args.e2e_threads,
         "e2e_repeats": args.e2e_repeats,
         "startup_repeats": args.startup_repeats, "min_sample_s": args.min_sample, "sizes": args.sizes,
-        "api": args.api, "parts": args.parts, "perturb": args.perturb,
+        "api": args.api, "parts": args.parts, "kernels": args.kernels, "perturb": args.perturb,
         "tolerances": {"value_rtol": VALUE_RTOL, "grad_rtol": GRAD_RTOL, "torch_error_factor": TORCH_ERROR_FACTOR,
                        "e2e_loss_rtol": E2E_LOSS_RTOL,
                        "e2e_accuracy_atol": E2E_ACCURACY_ATOL},
@@ -445,6 +447,7 @@ def main(argv=None) -> int:
     commit, dirty = code_version()
     m = results["meta"]["machine"]
     m["git_commit_end"], m["uncommitted_changes_end"] = commit, dirty
+    m["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     m["code_changed_during_run"] = (commit, dirty) != (m["git_commit"], m["uncommitted_changes"])
     results["meta"]["versions"] = report.versions(results)
     results["meta"]["seconds"] = time.perf_counter() - t_start
