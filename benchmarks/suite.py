@@ -61,6 +61,9 @@ def thread_env(threads: int, extra: dict | None = None) -> dict:
     return env
 
 
+WORKER_TIMEOUT_S = 3600  # a hung worker fails the part instead of hanging the suite
+
+
 class WorkerError(RuntimeError):
     pass
 
@@ -85,7 +88,7 @@ def run_worker(spec: dict, workdir: Path, verdict=None, env_extra: dict | None =
                     proc.stdin.flush()
             proc.stdin.close()
             proc.stdout.read()
-            rc = proc.wait()
+            rc = proc.wait(timeout=WORKER_TIMEOUT_S)
         except BaseException:
             proc.kill()
             proc.wait()
@@ -100,7 +103,8 @@ def run_process(cmd: list[str], env: dict, workdir: Path, cwd=REPO) -> dict:
     """Wall time, exit status and peak RSS of one process, via ``benchmarks.peak_rss``."""
     result_path = workdir / f"process-{time.monotonic_ns()}.json"
     proc = subprocess.run([sys.executable, "-m", "benchmarks.peak_rss", str(result_path), "--", *cmd],
-                          cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                          cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          timeout=WORKER_TIMEOUT_S)
     if not result_path.exists():
         return {"seconds": None, "returncode": proc.returncode, "peak_rss_mb": None,
                 "stderr": proc.stderr.decode(errors="replace")[-1500:]}
