@@ -26,9 +26,7 @@ x C-contiguous float32/float64, argmax C-contiguous int64):
         (indices < 0 or >= input_length are skipped; the public wrapper reports the latter)
 
 Each picks a serial or a thread-parallel loop nest (over the B*C rows) by the
-amount of work, see ``kernels._jit.use_parallel``; the forward has a second,
-simpler loop nest for windows that tile the input (stride = kernel_size, no
-padding, no dilation), the case of the tutorials' models.
+amount of work, see ``kernels._jit.use_parallel``.
 """
 
 from __future__ import annotations
@@ -94,31 +92,6 @@ def _pool_loops(x, kernel_size, stride, padding, dilation):
     return y, argmax
 
 
-def _pool_tiled_loops(x, kernel_size):
-    # The common case, the tutorials' MaxPool1d(4): stride = kernel_size, no padding, no
-    # dilation, so windows tile the row: y[b,c,t] = max_k x[b,c,t*K + k].  Without the
-    # padding bookkeeping of _pool_loops the k-outer select loop runs ~1.5x faster
-    # (25 vs 37 us at (32, 32, 39), K=4, 1 thread).  Same tie and NaN rules.
-    B, C, L = x.shape
-    K = kernel_size
-    L_out = L // K
-    y = np.empty((B * C, L_out), dtype=x.dtype)
-    argmax = np.empty((B * C, L_out), dtype=np.int64)
-    x_rows = x.reshape(B * C, L)
-    for row in prange(B * C):
-        xr, yr, ar = x_rows[row], y[row], argmax[row]
-        for t in range(L_out):
-            yr[t] = xr[t * K]
-            ar[t] = t * K
-        for k in range(1, K):
-            for t in range(L_out):
-                v, best = xr[t * K + k], yr[t]
-                take = (v > best) | (v != v)
-                yr[t] = v if take else best
-                ar[t] = t * K + k if take else ar[t]
-    return y.reshape(B, C, L_out), argmax.reshape(B, C, L_out)
-
-
 def _unpool_loops(dy, argmax, input_length):
     # dy: (B, C, L_out)  argmax: (B, C, L_out)  dx: (B, C, L)
     # backward inverts forward line: y[b,c,t] = x[b,c,argmax[b,c,t]]
@@ -144,18 +117,15 @@ def _unpool_loops(dy, argmax, input_length):
 
 _pool_serial = jit(_pool_loops)
 _pool_parallel = jit_parallel(_pool_loops)
-_pool_tiled_serial = jit(_pool_tiled_loops)
-_pool_tiled_parallel = jit_parallel(_pool_tiled_loops)
 _unpool_serial = jit(_unpool_loops)
 _unpool_parallel = jit_parallel(_unpool_loops)
 
 
 def _maxpool1d_forward(x, kernel_size, stride, padding, dilation):
     """``_maxpool1d_forward(x, kernel_size, stride, padding, dilation) -> (y, argmax)``, unchecked."""
-    parallel = use_parallel(x.size)
-    if stride == kernel_size and padding == 0 and dilation == 1:
-        return (_pool_tiled_parallel if parallel else _pool_tiled_serial)(x, kernel_size)
-    return (_pool_parallel if parallel else _pool_serial)(x, kernel_size, stride, padding, dilation)
+    if use_parallel(x.size):
+        return _pool_parallel(x, kernel_size, stride, padding, dilation)
+    return _pool_serial(x, kernel_size, stride, padding, dilation)
 
 
 def _maxpool1d_backward(dy, argmax, input_length):
