@@ -134,19 +134,22 @@ def fit_torch(model, x_train, y_train, x_test=None, y_test=None, *, epochs=50, b
         xe, ye = xt[perm], yt[perm]  # one gather per epoch, then contiguous slices
         model.train()
         total = 0.0
+        epoch_logits = []  # train accuracy from the training batches' logits, as motifnet's fit
         for i in range(0, n, batch_size):
             xb, yb = xe[i : i + batch_size], ye[i : i + batch_size]
             opt.zero_grad()
-            loss = loss_fn(model(xb), yb)
+            logits = model(xb)
+            loss = loss_fn(logits, yb)
             loss.backward()
             opt.step()
             total += float(loss.detach()) * xb.shape[0]
+            epoch_logits.append(logits.detach())
         model.eval()
         history.append(
             {
                 "epoch": epoch,
                 "loss": total / n,
-                "train_accuracy": accuracy_torch(model, xt, yt),
+                "train_accuracy": float(((torch.cat(epoch_logits) > 0).float() == ye).float().mean()),
                 "test_accuracy": None if xv is None else accuracy_torch(model, xv, yv),
                 "seconds": time.perf_counter() - t0,
             }
