@@ -41,9 +41,9 @@ def assert_close(name: str, actual, expected, rtol: float, atol: float = 0.0) ->
         )
 
 
-def assert_grad_fd(name: str, analytic, loss, x: np.ndarray, rtol: float = 1e-6) -> None:
+def assert_grad_fd(name: str, analytic, loss, x: np.ndarray, rtol: float = 1e-6, eps: float = 1e-6) -> None:
     """Assert an analytic gradient matches central finite differences of ``loss()`` w.r.t. ``x``."""
-    numeric = numerical_gradient(loss, x)
+    numeric = numerical_gradient(loss, x, eps)
     abs_err, rel_err = gradient_errors(np.asarray(analytic), numeric)
     if not rel_err <= rtol:
         idx = np.unravel_index(int(np.argmax(np.abs(np.asarray(analytic) - numeric))), numeric.shape)
