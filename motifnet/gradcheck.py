@@ -362,3 +362,32 @@ CASES += [
     cnn_model_case,
     attention_model_case,
 ]
+
+
+def conv1d_onehot_case(rng: np.random.Generator) -> Case:
+    """kernels/conv1d_onehot.py on one-hot DNA with N columns: w and bias (x is data)."""
+    from kernels.conv1d_onehot import conv1d_onehot_backward, conv1d_onehot_forward
+
+    B, C_out = (int(v) for v in rng.integers(1, 5, size=2))
+    K, stride, dilation = int(rng.integers(1, 8)), int(rng.integers(1, 4)), int(rng.integers(1, 3))
+    padding = int(rng.integers(0, K))
+    L = int(rng.integers(max(1, dilation * (K - 1) + 1 - 2 * padding), 40))
+    bases = rng.integers(-1, 4, size=(B, L))  # -1: an N, an all-zero column
+    x = np.zeros((B, 4, L))
+    b, i = np.nonzero(bases >= 0)
+    x[b, bases[b, i], i] = 1.0
+    inputs = dict(w=rng.standard_normal((C_out, 4, K)), bias=rng.standard_normal(C_out))
+    conf = dict(stride=stride, padding=padding, dilation=dilation)
+    y, codes = conv1d_onehot_forward(x, **inputs, **conf)
+    g = rng.standard_normal(y.shape)
+
+    def analytic():
+        dw, db = conv1d_onehot_backward(g, codes, inputs["w"].shape, **conf)
+        return dict(w=dw, bias=db)
+
+    shape = f"x{(B, 4, L)} one-hot w{(C_out, 4, K)} s={stride} p={padding} d={dilation}"
+    return Case("conv1d_onehot", shape, inputs,
+                _projected(lambda: conv1d_onehot_forward(x, **inputs, **conf)[0], g), analytic)
+
+
+CASES.append(conv1d_onehot_case)
