@@ -148,9 +148,11 @@ def _build_table(w, G, n_groups, n_combos):
         for c in range(C_in):
             for k in range(K):
                 wT[c, k, o] = w[o, c, k]
-    table = np.zeros((n_groups, n_combos, C_out), dtype=w.dtype)
+    table = np.empty((n_groups, n_combos, C_out), dtype=w.dtype)  # every row gets written
     for g in range(n_groups):
         tg = table[g]
+        for o in range(C_out):  # the sum of no taps
+            tg[0, o] = 0
         size = 1  # base^j
         for j in range(G):
             k = g * G + j
