@@ -88,7 +88,7 @@ class Conv1d:
     """``nn.Conv1d``: x (B, C_in, L) -> y (B, C_out, L_out); weight (C_out, C_in, K).
 
     A first layer on DNA sees one-hot input, where the convolution is a sum of looked-up
-    weights instead of multiply-adds (``kernels/conv1d_onehot.py``, ~1.5x faster forward
+    weights instead of multiply-adds (``kernels/conv1d_onehot.py``, ~1.4x faster forward
     and backward at the primer's shape).  So with 4 input channels ``forward`` tries the
     one-hot kernel first: it scans x as it encodes it and reports a column that is not
     one-hot, and the layer then uses the dense kernel (same result up to the order of the
