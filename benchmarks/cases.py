@@ -39,6 +39,8 @@ SIZES = {
     },
     # the model's first layer: its input is the data, so backward skips dx (need_dx=False)
     "conv1d_nodx": None,  # conv1d's shapes, filled in below
+    # the same on one-hot DNA (2% N), with the one-hot kernel motifnet's first Conv1d uses
+    "conv1d_onehot": None,
     "relu": {
         "tiny": dict(shape=(2, 3, 16)),
         "primer": dict(shape=(32, 32, 39)),  # after the primer's conv
@@ -72,7 +74,7 @@ SIZES = {
     },
 }
 
-SIZES["conv1d_nodx"] = SIZES["conv1d"]
+SIZES["conv1d_nodx"] = SIZES["conv1d_onehot"] = SIZES["conv1d"]
 KERNELS = tuple(SIZES)
 PHASES = ("fwd", "bwd", "fwdbwd")
 ADAM_PHASES = ("step",)
@@ -90,6 +92,8 @@ def shape_label(kernel: str, size: str) -> str:
     p = SIZES[kernel][size]
     if kernel == "conv1d_nodx":
         return shape_label("conv1d", size) + " no dx"
+    if kernel == "conv1d_onehot":
+        return shape_label("conv1d", size) + " one-hot, no dx"
     if kernel == "conv1d":
         return f"x({p['B']},{p['C_in']},{p['L']}) w({p['C_out']},{p['C_in']},{p['K']})"
     if kernel == "relu":
@@ -119,6 +123,15 @@ def make_inputs(kernel: str, size: str) -> dict[str, np.ndarray]:
     """The case's float32 inputs (and upstream gradient ``dy``), identical in every worker."""
     if kernel == "conv1d_nodx":
         return make_inputs("conv1d", size)
+    if kernel == "conv1d_onehot":
+        inp = make_inputs("conv1d", size)
+        B, C, L = inp["x"].shape
+        rng = np.random.default_rng(case_seed(kernel, size))
+        base = rng.integers(0, C, size=(B, L))
+        x = np.zeros((B, C, L), dtype=np.float32)
+        x[np.arange(B)[:, None], base, np.arange(L)[None, :]] = 1.0
+        x[:, :, rng.random(L) < 0.02] = 0.0  # a few N columns
+        return {**inp, "x": x}
     p = SIZES[kernel][size]
     rng = np.random.default_rng(case_seed(kernel, size))
     if kernel == "conv1d":
@@ -202,6 +215,26 @@ def motifnet_case(kernel: str, size: str, api: str = "unchecked") -> Case:
             return dict(y=fwd(), dx=dx, dw=dw, db=db) if need_dx else dict(y=fwd(), dw=dw, db=db)
 
         return Case(dict(fwd=fwd, bwd=bwd, fwdbwd=lambda: (fwd(), bwd())), outputs)
+
+    if kernel == "conv1d_onehot":
+        from kernels import conv1d_onehot as m
+
+        x, w, b, dy = inp["x"], inp["w"], inp["b"], inp["dy"]
+        C_in, K = w.shape[1], w.shape[2]
+        if public:
+            fwd = lambda: m.conv1d_onehot_forward(x, w, b)  # noqa: E731
+            bk = lambda codes: m.conv1d_onehot_backward(dy, codes, w.shape)  # noqa: E731
+        else:
+            fwd = lambda: m._conv1d_onehot_forward(x, w, b, 1, 0, 1)  # noqa: E731  (y, codes, ok)
+            bk = lambda codes: m._conv1d_onehot_backward(dy, codes, C_in, K, 1, 0, 1)  # noqa: E731
+        codes0 = fwd()[1]
+
+        def outputs():
+            y, codes = fwd()[:2]
+            dw, db = bk(codes)
+            return dict(y=y, dw=dw, db=db)
+
+        return Case(dict(fwd=fwd, bwd=lambda: bk(codes0), fwdbwd=lambda: bk(fwd()[1])), outputs)
 
     if kernel == "relu":
         from kernels import relu as m
@@ -397,7 +430,7 @@ def torch_case(kernel: str, size: str, dtype=np.float32) -> Case:
     if kernel == "conv1d":
         L = dict(x=leaf("x"), w=leaf("w"), b=leaf("b"))
         return autograd_case(lambda: (F.conv1d(L["x"], L["w"], L["b"]),), L, T["dy"], ["y"], ["x", "w", "b"])
-    if kernel == "conv1d_nodx":  # x is data: autograd computes only dw and db
+    if kernel in ("conv1d_nodx", "conv1d_onehot"):  # x is data: autograd computes only dw and db
         L = dict(w=leaf("w"), b=leaf("b"))
         return autograd_case(lambda: (F.conv1d(T["x"], L["w"], L["b"]),), L, T["dy"], ["y"], ["w", "b"])
     if kernel == "relu":
