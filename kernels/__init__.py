@@ -5,3 +5,23 @@ holding ``<op>_forward`` and ``<op>_backward``: plain loop nests under
 ``numba.njit`` in torch's (N, C, L) layout, one source for float32 (training)
 and float64 (gradient checks).
 """
+
+from kernels.adam import adam_step
+from kernels.attention import attention_backward, attention_forward
+from kernels.bce_with_logits import bce_with_logits_backward, bce_with_logits_forward
+from kernels.conv1d import conv1d_backward, conv1d_forward
+from kernels.conv1d_onehot import conv1d_onehot_backward, conv1d_onehot_forward
+from kernels.linear import linear_backward, linear_forward
+from kernels.maxpool1d import maxpool1d_backward, maxpool1d_forward
+from kernels.relu import relu_backward, relu_forward
+
+__all__ = [
+    "adam_step",
+    "attention_backward", "attention_forward",
+    "bce_with_logits_backward", "bce_with_logits_forward",
+    "conv1d_backward", "conv1d_forward",
+    "conv1d_onehot_backward", "conv1d_onehot_forward",
+    "linear_backward", "linear_forward",
+    "maxpool1d_backward", "maxpool1d_forward",
+    "relu_backward", "relu_forward",
+]
