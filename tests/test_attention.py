@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 from hypothesis import given, settings
 
 import naive
@@ -22,6 +20,7 @@ from kernels.attention import (
     attention_forward,
 )
 from strategies import attention_configs, rng_from, seeds
+from torch_models import SimpleAttention  # the tutorial's module, verbatim
 
 NAMES = ("q", "k", "W", "b", "v")
 
@@ -38,25 +37,6 @@ def make_inputs(rng, B, H, L, dtype=np.float64, v_scale=1.0):
 
 
 # ---------------------------------------------------------------- torch reference
-class SimpleAttention(nn.Module):
-    """The tutorial's module, verbatim; its keys are (B, L, H), ours (B, H, L)."""
-
-    def __init__(self, hidden):
-        super().__init__()
-        self.attn = nn.Linear(hidden * 2, hidden)
-        self.v = nn.Parameter(torch.rand(hidden))
-
-    def forward(self, hidden, encoder_outputs):
-        L = encoder_outputs.size(1)
-        hidden = hidden.unsqueeze(1).repeat(1, L, 1)
-        energy = torch.tanh(self.attn(torch.cat((hidden, encoder_outputs), dim=2)))
-        energy = energy.permute(0, 2, 1)
-        v = self.v.repeat(encoder_outputs.size(0), 1).unsqueeze(1)
-        w = F.softmax(torch.bmm(v, energy).squeeze(1), dim=1)
-        context = torch.bmm(w.unsqueeze(1), encoder_outputs).squeeze(1)
-        return context, w
-
-
 def torch_attention(q, k, W, b, v, g):
     """context, weights and (dq, dk, dW, db, dv) from torch, for loss = sum(g * context)."""
     module = SimpleAttention(q.shape[1]).to(torch.from_numpy(q).dtype)
