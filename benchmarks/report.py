@@ -140,7 +140,7 @@ def markdown(results: dict) -> str:
     if e:
         lines += ["## End-to-end training", "",
                   "Same data, same initial weights (copied from motifnet), same mini-batches, Adam lr 1e-3, "
-                  "evaluation on train and test after every epoch; wall time of the whole `fit` call, median over repeats.",
+                  "evaluation on the test set after every epoch (train accuracy from the epoch's training logits, in both); wall time of the whole `fit` call, median over repeats.",
                   "", "| model | data | threads | epochs | train/test | motifnet | torch | ratio | epoch-1 loss (mn / torch) "
                   "| final test acc (mn / torch) | valid |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in e["rows"]:
