@@ -195,7 +195,7 @@ def markdown(results: dict) -> str:
                              f"{label.replace('motifnet_', '').replace('_', ' ')} (torch: same script) | {_t(mv['median_s'])} | "
                              f"{_t(tt.get('median_s'))} | {_r(_ratio(tt.get('median_s'), mv['median_s']))} |")
         mv = tp.get("motifnet_warm_cache")
-        if mv and tt:
+        if mv and tt and mv.get("peak_rss_mb") is not None and tt.get("peak_rss_mb") is not None:
             lines.append(f"| peak RSS of that training process | {mv['peak_rss_mb']:.0f} MB | {tt['peak_rss_mb']:.0f} MB | "
                          f"{_r(_ratio(tt['peak_rss_mb'], mv['peak_rss_mb']))} |")
         if st.get("errors"):

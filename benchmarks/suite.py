@@ -425,6 +425,10 @@ def main(argv=None) -> int:
     from benchmarks import report
 
     args = resolve(build_parser().parse_args(argv))
+    if {"e2e", "startup"} & set(args.parts) and not (args.primer_dir / "sequences.txt").is_file():
+        print(f"benchmarks: error: no primer data at {args.primer_dir} (sequences.txt, labels.txt), which "
+              f"the e2e and startup parts train on; pass --primer-dir or --parts kernels", file=sys.stderr)
+        return 2
     t_start = time.perf_counter()
 
     def log(msg):
