@@ -385,10 +385,17 @@ def _check_conv_args(x, w, stride, padding, dilation):
                          f"{x.shape[1]}); w has torch's (C_out, C_in, K) layout")
     if 0 in w.shape or 0 in x.shape:
         raise ValueError(f"x and w must not have empty dimensions, got x {x.shape} and w {w.shape}")
+    return check_geometry(x.shape[2], w.shape[2], stride, padding, dilation)
+
+
+def check_geometry(L, K, stride, padding, dilation):
+    """Check stride/padding/dilation and that an input of length L gives an output.
+
+    Returns ``(stride, padding, dilation, L_out)``; shared with ``kernels/conv1d_onehot.py``.
+    """
     stride = check_int("stride", stride, 1)
     padding = check_int("padding", padding, 0)
     dilation = check_int("dilation", dilation, 1)
-    L, K = x.shape[2], w.shape[2]
     L_out = _out_len(L, K, stride, padding, dilation)
     if L_out < 1:
         raise ValueError(f"input length L = {L} of x is shorter than the kernel's span "

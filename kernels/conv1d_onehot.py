@@ -69,7 +69,8 @@ from __future__ import annotations
 import numpy as np
 
 from kernels._jit import jit
-from kernels._validate import check_float_array, check_int, check_shape
+from kernels.conv1d import check_geometry
+from kernels._validate import check_float_array, check_shape
 
 __all__ = ["conv1d_onehot_forward", "conv1d_onehot_backward"]
 
@@ -311,23 +312,11 @@ def _conv1d_onehot_backward(dy, codes, C_in, K, stride, padding, dilation):
 
 
 # ------------------------------------------------------------------------- public wrappers
-def _out_len(L, K, stride, padding, dilation):
-    return (L + 2 * padding - dilation * (K - 1) - 1) // stride + 1
-
-
 def _check_geometry(C_in, L, K, stride, padding, dilation):
-    stride = check_int("stride", stride, 1)
-    padding = check_int("padding", padding, 0)
-    dilation = check_int("dilation", dilation, 1)
     if C_in > MAX_CHANNELS:
         raise ValueError(f"the one-hot convolution takes at most {MAX_CHANNELS} input channels "
                          f"(codes are int8), got {C_in}; use kernels.conv1d.conv1d_forward")
-    L_out = _out_len(L, K, stride, padding, dilation)
-    if L_out < 1:
-        raise ValueError(f"input length L = {L} is shorter than the kernel's span "
-                         f"dilation * (K - 1) + 1 = {dilation * (K - 1) + 1} plus 2 * padding "
-                         f"= {2 * padding}: no output position; use a longer x, more padding or a smaller K")
-    return stride, padding, dilation, L_out
+    return check_geometry(L, K, stride, padding, dilation)
 
 
 def conv1d_onehot_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
