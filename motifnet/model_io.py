@@ -60,6 +60,9 @@ def load_model(path, seq_len=None):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise UserError(f"{path}: no such model file")
+    if not zipfile.is_zipfile(path):  # np.load would try to unpickle it and say so, confusingly
+        raise UserError(f"{path}: not a motifnet model file (not an .npz archive; expected RUN/model.npz "
+                        f"written by 'motifnet train')")
     try:
         with np.load(path, allow_pickle=False) as npz:
             contents = {key: npz[key] for key in npz.files}

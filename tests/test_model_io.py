@@ -60,7 +60,7 @@ def test_errors_name_the_file(tmp_path):
     with pytest.raises(UserError, match="no such model file"):
         load_model(tmp_path / "missing.npz")
     bad.write_text("hello")
-    expect("not a motifnet model file")
+    expect("not a motifnet model file \\(not an .npz archive")
     bad.write_bytes(good.read_bytes()[:200])  # truncated zip
     expect("not a motifnet model file")
     with zipfile.ZipFile(bad, "w") as z:
