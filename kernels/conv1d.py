@@ -377,7 +377,11 @@ def _conv1d_backward(dy, x, w, stride, padding, dilation, need_dx):
 
 
 # ------------------------------------------------------------------------- public wrappers
-def _check_conv_args(x, w, stride, padding, dilation):
+def check_conv_args(x, w, stride, padding, dilation):
+    """Check x, w and the geometry as every conv wrapper needs them; shared with conv1d_onehot.
+
+    Returns ``(stride, padding, dilation, L_out)``.
+    """
     check_float_array("x", x, ndim=3)
     check_float_array("w", w, ndim=3, dtype=x.dtype)
     if w.shape[1] != x.shape[1]:
@@ -422,7 +426,7 @@ def conv1d_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
     y : ndarray (B, C_out, L_out), L_out = (L + 2 padding - dilation (K - 1) - 1) // stride + 1,
         ``y[b,o,t] = bias[o] + sum_{c,k} w[o,c,k] x[b,c,t*stride + k*dilation - padding]``
     """
-    stride, padding, dilation, _ = _check_conv_args(x, w, stride, padding, dilation)
+    stride, padding, dilation, _ = check_conv_args(x, w, stride, padding, dilation)
     if bias is None:
         bias = np.zeros(w.shape[0], dtype=x.dtype)
     else:
@@ -447,7 +451,7 @@ def conv1d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 
     dw : ndarray (C_out, C_in, K)
     db : ndarray (C_out,)  (the bias gradient; valid whether or not the forward had a bias)
     """
-    stride, padding, dilation, L_out = _check_conv_args(x, w, stride, padding, dilation)
+    stride, padding, dilation, L_out = check_conv_args(x, w, stride, padding, dilation)
     check_float_array("dy", dy, ndim=3, dtype=x.dtype)
     check_shape("dy", dy, (x.shape[0], w.shape[0], L_out))
     if not isinstance(need_dx, (bool, np.bool_)):

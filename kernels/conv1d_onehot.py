@@ -69,7 +69,7 @@ from __future__ import annotations
 import numpy as np
 
 from kernels._jit import jit
-from kernels.conv1d import check_geometry
+from kernels.conv1d import check_conv_args, check_geometry
 from kernels._validate import check_float_array, check_shape
 
 __all__ = ["conv1d_onehot_forward", "conv1d_onehot_backward"]
@@ -312,11 +312,10 @@ def _conv1d_onehot_backward(dy, codes, C_in, K, stride, padding, dilation):
 
 
 # ------------------------------------------------------------------------- public wrappers
-def _check_geometry(C_in, L, K, stride, padding, dilation):
+def _check_channels(C_in):
     if C_in > MAX_CHANNELS:
         raise ValueError(f"the one-hot convolution takes at most {MAX_CHANNELS} input channels "
                          f"(codes are int8), got {C_in}; use kernels.conv1d.conv1d_forward")
-    return check_geometry(L, K, stride, padding, dilation)
 
 
 def conv1d_onehot_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
@@ -343,14 +342,8 @@ def conv1d_onehot_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
     ValueError
         if some column of x is not one-hot (a value other than 0 and 1, NaN, or two 1s).
     """
-    check_float_array("x", x, ndim=3)
-    check_float_array("w", w, ndim=3, dtype=x.dtype)
-    if w.shape[1] != x.shape[1]:
-        raise ValueError(f"w.shape[1] (C_in = {w.shape[1]}) must equal x.shape[1] (channels = "
-                         f"{x.shape[1]}); w has torch's (C_out, C_in, K) layout")
-    if 0 in w.shape or 0 in x.shape:
-        raise ValueError(f"x and w must not have empty dimensions, got x {x.shape} and w {w.shape}")
-    stride, padding, dilation, _ = _check_geometry(x.shape[1], x.shape[2], w.shape[2], stride, padding, dilation)
+    stride, padding, dilation, _ = check_conv_args(x, w, stride, padding, dilation)
+    _check_channels(x.shape[1])
     if bias is None:
         bias = np.zeros(w.shape[0], dtype=x.dtype)
     else:
@@ -393,7 +386,8 @@ def conv1d_onehot_backward(dy: np.ndarray, codes: np.ndarray, w_shape: tuple,
     B, L = codes.shape
     if B == 0 or L == 0:
         raise ValueError(f"codes must not have empty dimensions, got shape {codes.shape}")
-    stride, padding, dilation, L_out = _check_geometry(C_in, L, K, stride, padding, dilation)
+    _check_channels(C_in)
+    stride, padding, dilation, L_out = check_geometry(L, K, stride, padding, dilation)
     check_shape("dy", dy, (B, C_out, L_out))
     if codes.min() < -1 or codes.max() >= C_in:
         raise ValueError(f"codes must lie in [-1, {C_in}) for C_in = {C_in}, got values in "
