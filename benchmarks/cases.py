@@ -199,7 +199,7 @@ def motifnet_case(kernel: str, size: str, api: str = "unchecked") -> Case:
     public = api == "public"
 
     if kernel in ("conv1d", "conv1d_nodx"):
-        from kernels import conv1d as m
+        from motifnet.kernels import conv1d as m
 
         x, w, b, dy = inp["x"], inp["w"], inp["b"], inp["dy"]
         need_dx = kernel == "conv1d"
@@ -217,7 +217,7 @@ def motifnet_case(kernel: str, size: str, api: str = "unchecked") -> Case:
         return Case(dict(fwd=fwd, bwd=bwd, fwdbwd=lambda: (fwd(), bwd())), outputs)
 
     if kernel == "conv1d_onehot":
-        from kernels import conv1d_onehot as m
+        from motifnet.kernels import conv1d_onehot as m
 
         x, w, b, dy = inp["x"], inp["w"], inp["b"], inp["dy"]
         C_in, K = w.shape[1], w.shape[2]
@@ -237,7 +237,7 @@ def motifnet_case(kernel: str, size: str, api: str = "unchecked") -> Case:
         return Case(dict(fwd=fwd, bwd=lambda: bk(codes0), fwdbwd=lambda: bk(fwd()[1])), outputs)
 
     if kernel == "relu":
-        from kernels import relu as m
+        from motifnet.kernels import relu as m
 
         x, dy = inp["x"], inp["dy"]
         if public:
@@ -254,7 +254,7 @@ def motifnet_case(kernel: str, size: str, api: str = "unchecked") -> Case:
         )
 
     if kernel == "maxpool1d":
-        from kernels import maxpool1d as m
+        from motifnet.kernels import maxpool1d as m
 
         x, dy, k = inp["x"], inp["dy"], SIZES[kernel][size]["kernel_size"]
         L = x.shape[2]
@@ -273,7 +273,7 @@ def motifnet_case(kernel: str, size: str, api: str = "unchecked") -> Case:
         return Case(dict(fwd=f, bwd=lambda: bk(idx0), fwdbwd=lambda: bk(f()[1])), outputs)
 
     if kernel == "linear":
-        from kernels import linear as m
+        from motifnet.kernels import linear as m
 
         x, w, b, dy = inp["x"], inp["w"], inp["b"], inp["dy"]
         if public:
@@ -290,7 +290,7 @@ def motifnet_case(kernel: str, size: str, api: str = "unchecked") -> Case:
         return Case(dict(fwd=fwd, bwd=bwd, fwdbwd=lambda: (fwd(), bwd())), outputs)
 
     if kernel == "bce_with_logits":
-        from kernels import bce_with_logits as m
+        from motifnet.kernels import bce_with_logits as m
 
         logits, targets = inp["logits"], inp["targets"]
         if public:
@@ -304,7 +304,7 @@ def motifnet_case(kernel: str, size: str, api: str = "unchecked") -> Case:
         )
 
     if kernel == "attention":
-        from kernels import attention as m
+        from motifnet.kernels import attention as m
 
         q, k, W, b, v, dc = (inp[n] for n in ("q", "k", "W", "b", "v", "d_context"))
         if public:
@@ -323,7 +323,7 @@ def motifnet_case(kernel: str, size: str, api: str = "unchecked") -> Case:
         return Case(dict(fwd=fwd, bwd=bwd, fwdbwd=fwdbwd), outputs)
 
     if kernel == "adam":
-        from kernels import adam as m
+        from motifnet.kernels import adam as m
 
         h = ADAM_HYPER
         param = inp["param"].copy()

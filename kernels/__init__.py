@@ -6,14 +6,14 @@ holding ``<op>_forward`` and ``<op>_backward``: plain loop nests under
 and float64 (gradient checks).
 """
 
-from kernels.adam import adam_step
-from kernels.attention import attention_backward, attention_forward
-from kernels.bce_with_logits import bce_with_logits_backward, bce_with_logits_forward
-from kernels.conv1d import conv1d_backward, conv1d_forward
-from kernels.conv1d_onehot import conv1d_onehot_backward, conv1d_onehot_forward
-from kernels.linear import linear_backward, linear_forward
-from kernels.maxpool1d import maxpool1d_backward, maxpool1d_forward
-from kernels.relu import relu_backward, relu_forward
+from motifnet.kernels.adam import adam_step
+from motifnet.kernels.attention import attention_backward, attention_forward
+from motifnet.kernels.bce_with_logits import bce_with_logits_backward, bce_with_logits_forward
+from motifnet.kernels.conv1d import conv1d_backward, conv1d_forward
+from motifnet.kernels.conv1d_onehot import conv1d_onehot_backward, conv1d_onehot_forward
+from motifnet.kernels.linear import linear_backward, linear_forward
+from motifnet.kernels.maxpool1d import maxpool1d_backward, maxpool1d_forward
+from motifnet.kernels.relu import relu_backward, relu_forward
 
 __all__ = [
     "adam_step",

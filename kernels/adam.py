@@ -27,8 +27,8 @@ import math
 
 import numpy as np
 
-from kernels._jit import jit
-from kernels._validate import check_float_array, check_int
+from motifnet.kernels._jit import jit
+from motifnet.kernels._validate import check_float_array, check_int
 
 
 @jit

@@ -40,8 +40,8 @@ import numbers
 
 import numpy as np
 
-from kernels._jit import jit
-from kernels._validate import check_float_array
+from motifnet.kernels._jit import jit
+from motifnet.kernels._validate import check_float_array
 
 __all__ = ["bce_with_logits_forward", "bce_with_logits_backward"]
 

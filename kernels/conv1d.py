@@ -69,8 +69,8 @@ import numba
 import numpy as np
 from numba import prange
 
-from kernels._jit import jit, jit_parallel, use_parallel
-from kernels._validate import check_float_array, check_int, check_shape
+from motifnet.kernels._jit import jit, jit_parallel, use_parallel
+from motifnet.kernels._validate import check_float_array, check_int, check_shape
 
 __all__ = ["conv1d_forward", "conv1d_backward"]
 

@@ -68,9 +68,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels._jit import jit
-from kernels.conv1d import check_conv_args, check_geometry
-from kernels._validate import check_float_array, check_shape
+from motifnet.kernels._jit import jit
+from motifnet.kernels.conv1d import check_conv_args, check_geometry
+from motifnet.kernels._validate import check_float_array, check_shape
 
 __all__ = ["conv1d_onehot_forward", "conv1d_onehot_backward"]
 

@@ -37,8 +37,8 @@ import math
 import numpy as np
 from numba import prange
 
-from kernels._jit import jit, jit_parallel, use_parallel
-from kernels._validate import check_float_array, check_shape
+from motifnet.kernels._jit import jit, jit_parallel, use_parallel
+from motifnet.kernels._validate import check_float_array, check_shape
 
 __all__ = ["linear_forward", "linear_backward"]
 

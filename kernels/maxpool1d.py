@@ -34,8 +34,8 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from kernels._jit import jit, jit_parallel, use_parallel
-from kernels._validate import check_float_array, check_int
+from motifnet.kernels._jit import jit, jit_parallel, use_parallel
+from motifnet.kernels._validate import check_float_array, check_int
 
 __all__ = ["maxpool1d_forward", "maxpool1d_backward"]
 

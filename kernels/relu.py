@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels._jit import jit
-from kernels._validate import check_float_array
+from motifnet.kernels._jit import jit
+from motifnet.kernels._validate import check_float_array
 
 __all__ = ["relu_forward", "relu_backward"]
 

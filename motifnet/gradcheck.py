@@ -111,7 +111,7 @@ def _projected(y_fn, g):
 
 
 def conv1d_case(rng: np.random.Generator) -> Case:
-    from kernels.conv1d import conv1d_backward, conv1d_forward
+    from motifnet.kernels.conv1d import conv1d_backward, conv1d_forward
 
     B, C_in, C_out = (int(v) for v in rng.integers(1, 5, size=3))
     K, stride, dilation = int(rng.integers(1, 8)), int(rng.integers(1, 4)), int(rng.integers(1, 3))
@@ -135,7 +135,7 @@ def conv1d_case(rng: np.random.Generator) -> Case:
 
 
 def maxpool1d_case(rng: np.random.Generator) -> Case:
-    from kernels.maxpool1d import maxpool1d_backward, maxpool1d_forward
+    from motifnet.kernels.maxpool1d import maxpool1d_backward, maxpool1d_forward
 
     B, C = (int(v) for v in rng.integers(1, 5, size=2))
     K = int(rng.integers(1, 6))
@@ -155,7 +155,7 @@ def maxpool1d_case(rng: np.random.Generator) -> Case:
 
 
 def linear_case(rng: np.random.Generator) -> Case:
-    from kernels.linear import linear_backward, linear_forward
+    from motifnet.kernels.linear import linear_backward, linear_forward
 
     lead = tuple(int(v) for v in rng.integers(1, 5, size=int(rng.integers(1, 3))))
     n_in, n_out = (int(v) for v in rng.integers(1, 20, size=2))
@@ -171,7 +171,7 @@ def linear_case(rng: np.random.Generator) -> Case:
 
 
 def relu_case(rng: np.random.Generator) -> Case:
-    from kernels.relu import relu_backward, relu_forward
+    from motifnet.kernels.relu import relu_backward, relu_forward
 
     shape = tuple(int(v) for v in rng.integers(1, 8, size=3))
     # keep values away from the kink at 0, where the derivative does not exist
@@ -184,7 +184,7 @@ def relu_case(rng: np.random.Generator) -> Case:
 
 
 def bce_with_logits_case(rng: np.random.Generator) -> Case:
-    from kernels.bce_with_logits import bce_with_logits_backward, bce_with_logits_forward
+    from motifnet.kernels.bce_with_logits import bce_with_logits_backward, bce_with_logits_forward
 
     n = int(rng.integers(1, 65))
     reduction = ("mean", "sum", "none")[int(rng.integers(0, 3))]
@@ -206,7 +206,7 @@ def bce_with_logits_case(rng: np.random.Generator) -> Case:
 
 
 def attention_case(rng: np.random.Generator) -> Case:
-    from kernels.attention import attention_backward, attention_forward
+    from motifnet.kernels.attention import attention_backward, attention_forward
 
     B, H, L = int(rng.integers(1, 5)), int(rng.integers(1, 9)), int(rng.integers(1, 12))
     inputs = dict(
@@ -366,7 +366,7 @@ CASES += [
 
 def conv1d_onehot_case(rng: np.random.Generator) -> Case:
     """kernels/conv1d_onehot.py on one-hot DNA with N columns: w and bias (x is data)."""
-    from kernels.conv1d_onehot import conv1d_onehot_backward, conv1d_onehot_forward
+    from motifnet.kernels.conv1d_onehot import conv1d_onehot_backward, conv1d_onehot_forward
 
     B, C_out = (int(v) for v in rng.integers(1, 5, size=2))
     K, stride, dilation = int(rng.integers(1, 8)), int(rng.integers(1, 4)), int(rng.integers(1, 3))

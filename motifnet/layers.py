@@ -26,14 +26,14 @@ import math
 
 import numpy as np
 
-from kernels.attention import _attention_backward, _attention_forward
-from kernels.bce_with_logits import (REDUCTION_MEAN, REDUCTION_NONE, REDUCTION_SUM, _bce_with_logits_backward,
+from motifnet.kernels.attention import _attention_backward, _attention_forward
+from motifnet.kernels.bce_with_logits import (REDUCTION_MEAN, REDUCTION_NONE, REDUCTION_SUM, _bce_with_logits_backward,
                                      _bce_with_logits_forward)
-from kernels.conv1d import _conv1d_backward, _conv1d_forward
-from kernels.conv1d_onehot import _conv1d_onehot_backward, _conv1d_onehot_forward
-from kernels.linear import _linear_backward, _linear_forward
-from kernels.maxpool1d import _maxpool1d_backward, _maxpool1d_forward
-from kernels.relu import _relu_backward, _relu_forward
+from motifnet.kernels.conv1d import _conv1d_backward, _conv1d_forward
+from motifnet.kernels.conv1d_onehot import _conv1d_onehot_backward, _conv1d_onehot_forward
+from motifnet.kernels.linear import _linear_backward, _linear_forward
+from motifnet.kernels.maxpool1d import _maxpool1d_backward, _maxpool1d_forward
+from motifnet.kernels.relu import _relu_backward, _relu_forward
 
 
 class Parameter:

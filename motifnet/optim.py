@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels.adam import _adam_step
+from motifnet.kernels.adam import _adam_step
 from motifnet.layers import Parameter
 
 

@@ -8,7 +8,7 @@ import torch
 
 import naive
 from checks import assert_close
-from kernels.adam import _adam_step, adam_step
+from motifnet.kernels.adam import _adam_step, adam_step
 from strategies import rng_from
 
 SETTINGS = [

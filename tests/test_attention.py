@@ -9,7 +9,7 @@ from hypothesis import given, settings
 
 import naive
 from checks import assert_close, assert_grad_fd
-from kernels.attention import (
+from motifnet.kernels.attention import (
     _attention_backward,
     _attention_forward,
     _backward_parallel,

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import naive
 from checks import assert_close, assert_grad_fd
-from kernels.bce_with_logits import (
+from motifnet.kernels.bce_with_logits import (
     REDUCTION_MEAN,
     REDUCTION_NONE,
     _bce_with_logits_backward,

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 
 import naive
 from checks import assert_close, assert_grad_fd
-from kernels.conv1d import (
+from motifnet.kernels.conv1d import (
     _backward_blocks,
     _backward_parallel,
     _conv1d_backward,

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 import naive
 from checks import assert_close, assert_grad_fd
-from kernels.conv1d import conv1d_backward, conv1d_forward
-from kernels.conv1d_onehot import _conv1d_onehot_forward, conv1d_onehot_backward, conv1d_onehot_forward
+from motifnet.kernels.conv1d import conv1d_backward, conv1d_forward
+from motifnet.kernels.conv1d_onehot import _conv1d_onehot_forward, conv1d_onehot_backward, conv1d_onehot_forward
 from motifnet.layers import Conv1d
 from strategies import conv1d_configs, rng_from, seeds
 

@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
-import kernels._jit as jit_module
-from kernels._validate import check_float_array, check_int, check_shape
+import motifnet.kernels._jit as jit_module
+from motifnet.kernels._validate import check_float_array, check_int, check_shape
 from motifnet import _atomic
 from motifnet.gradcheck import gradient_errors, numerical_gradient
 
@@ -82,7 +82,7 @@ def test_serial_and_parallel_versions_of_one_function_get_separate_caches(tmp_pa
     # dispatcher would load the serial machine code cached by the other one.
     (tmp_path / "twin_kernels.py").write_text(
         "from numba import prange\n"
-        "from kernels._jit import jit, jit_parallel\n"
+        "from motifnet.kernels._jit import jit, jit_parallel\n"
         "def total(x):\n"
         "    s = x.dtype.type(0)\n"
         "    for i in prange(x.shape[0]):\n"

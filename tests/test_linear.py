@@ -8,7 +8,7 @@ from hypothesis import given, settings
 
 import naive
 from checks import assert_close, assert_grad_fd
-from kernels.linear import (
+from motifnet.kernels.linear import (
     _backward_parallel,
     _backward_serial,
     _forward_parallel,

@@ -8,7 +8,7 @@ from hypothesis import assume, given, settings
 
 import naive
 from checks import assert_close, assert_grad_fd
-from kernels.maxpool1d import (
+from motifnet.kernels.maxpool1d import (
     _maxpool1d_backward,
     _maxpool1d_forward,
     _pool_parallel,

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 
 import naive
 from checks import assert_close, assert_grad_fd
-from kernels.relu import _relu_backward, _relu_forward, relu_backward, relu_forward
+from motifnet.kernels.relu import _relu_backward, _relu_forward, relu_backward, relu_forward
 from strategies import linear_configs, rng_from, seeds
 
 # relu only needs a shape: (..., n_in) from the linear strategy gives ranks 2 to 4
