@@ -78,5 +78,30 @@ def jit_parallel(fn):
 
 
 def use_parallel(work: int) -> bool:
-    """Whether a call doing ``work`` inner-loop operations should use threads."""
+    """Whether a call doing ``work`` inner-loop operations should use threads.
+
+    This is the one place where serial or parallel is decided: every kernel's entry
+    point asks it (directly, or through ``SerialOrParallel``) with its own count of
+    inner-loop operations.
+    """
     return work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
+
+
+class SerialOrParallel:
+    """One loop nest compiled twice: serially (``prange`` acts as ``range``) and with threads.
+
+    ``kernel(work, *args)`` runs the parallel compilation when ``use_parallel(work)`` and
+    the serial one otherwise.  Both compile lazily, on their first call, so a run that
+    never crosses the threshold never pays for the parallel one.
+    """
+
+    def __init__(self, fn):
+        self.serial = jit(fn)
+        self.parallel = jit_parallel(fn)
+        self.__doc__ = fn.__doc__
+        self.__name__ = fn.__name__
+
+    def __call__(self, work, *args):
+        if use_parallel(work):
+            return self.parallel(*args)
+        return self.serial(*args)

@@ -52,3 +52,9 @@ def check_int(name: str, value, minimum: int) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def check_same_shape(name: str, a: np.ndarray, other_name: str, other: np.ndarray) -> None:
+    """Check ``a.shape == other.shape``, naming both arrays."""
+    if a.shape != other.shape:
+        raise ValueError(f"{name} must have the shape of {other_name} {other.shape}, got {a.shape}")

@@ -33,7 +33,7 @@ from motifnet.kernels.conv1d import _conv1d_backward, _conv1d_forward
 from motifnet.kernels.conv1d_onehot import _conv1d_onehot_backward, _conv1d_onehot_forward
 from motifnet.kernels.linear import _linear_backward, _linear_forward
 from motifnet.kernels.maxpool1d import _maxpool1d_backward, _maxpool1d_forward
-from motifnet.kernels.relu import _relu_backward, _relu_forward
+from motifnet.kernels.relu import relu_backward_into, relu_forward_into
 
 
 class Parameter:
@@ -208,12 +208,14 @@ class ReLU:
         return {}
 
     def forward(self, x):
-        # the unchecked kernels work on flat views; reshape back (no copies)
-        self.y = _relu_forward(x.reshape(-1)).reshape(x.shape)
+        self.y = np.empty_like(x)
+        relu_forward_into(x, self.y)
         return self.y
 
     def backward(self, dy):
-        return _relu_backward(dy.reshape(-1), self.y.reshape(-1)).reshape(dy.shape)
+        dx = np.zeros_like(dy)
+        relu_backward_into(dy, self.y, dx)
+        return dx
 
 
 class Flatten:

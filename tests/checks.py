@@ -52,3 +52,52 @@ def assert_grad_fd(name: str, analytic, loss, x: np.ndarray, rtol: float = 1e-6,
             f"worst at {tuple(int(i) for i in idx)}: analytic {np.asarray(analytic)[idx]!r}, "
             f"finite difference {numeric[idx]!r}"
         )
+
+
+# ---------------------------------------------------------------------------------------
+# One helper per kind of check, for every op of the registry (tinygrad's helper_test_op):
+# each runs the op's fast kernels and compares the forward outputs and EVERY gradient.
+
+def _op_case(op, config, seed, dtype, smooth):
+    from motifnet.kernels.registry import random_d_outputs, run_fast
+
+    rng = np.random.default_rng(seed)
+    inputs = op.make_inputs(config, rng, dtype, smooth)
+    outputs = run_fast(op, config, inputs)
+    d_outputs = random_d_outputs(op, config, outputs, rng)
+    return inputs, d_outputs, run_fast(op, config, inputs, d_outputs)
+
+
+def _gradient_names(op, config):
+    return ["d_" + name for name in op.grad_inputs(config)]
+
+
+def check_op_against_reference(op, config, seed, rtol=1e-10):
+    """float64: the fast kernels against the op file's reference loops (sums in other orders)."""
+    inputs, d_outputs, fast = _op_case(op, config, seed, np.float64, smooth=False)
+    ref = op.reference(config, inputs, d_outputs)
+    for name in list(op.outputs) + _gradient_names(op, config):
+        assert_close(f"{op.name} {op.describe(config)}: {name}", fast[name], ref[name], rtol=rtol)
+
+
+def check_op_against_torch(op, config, seed):
+    """float32: the fast kernels against torch, forward and every gradient."""
+    from motifnet.kernels.registry import run_torch
+
+    inputs, d_outputs, fast = _op_case(op, config, seed, np.float32, smooth=False)
+    expected = run_torch(op, config, inputs, d_outputs)
+    for name in op.outputs:
+        assert_close(f"{op.name} {op.describe(config)}: {name}", fast[name], expected[name], rtol=op.rtol_forward)
+    for name in _gradient_names(op, config):
+        assert_close(f"{op.name} {op.describe(config)}: {name}", fast[name], expected[name], rtol=op.rtol_grads)
+
+
+def check_op_finite_differences(op, config, seed):
+    """float64: every gradient against central finite differences of sum(g * output)."""
+    from motifnet.kernels.registry import projected_loss
+
+    inputs, d_outputs, fast = _op_case(op, config, seed, np.float64, smooth=True)
+    for name in op.grad_inputs(config):
+        assert_grad_fd(f"{op.name} {op.describe(config)}: {name}", fast["d_" + name],
+                       lambda: projected_loss(op, config, inputs, d_outputs), inputs[name],
+                       rtol=op.fd_rtol, eps=op.fd_eps)

@@ -57,3 +57,8 @@ seeds = st.integers(0, 2**32 - 1)
 
 def rng_from(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
+
+
+def op_configs(op):
+    """Hypothesis strategy of ``op``'s valid configurations (its registry's ``draw_config``)."""
+    return st.composite(lambda draw: op.draw_config(lambda lo, hi: draw(st.integers(lo, hi))))()
