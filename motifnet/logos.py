@@ -2,7 +2,7 @@
 
 A logo column j shows the four bases stacked, the tallest on top, each letter
 as tall as ``heights[b, j]``: for an information-content logo that is
-``pwm[b, j] * IC[j]`` bits (``motifnet.interpret.motifs.logo_heights``); for a
+``pwm[b, j] * IC[j]`` bits (``motifnet.motif.pwm.logo_heights``); for a
 mean-centred in-silico-mutagenesis logo heights may be negative and those
 letters are stacked downwards from 0.  Glyphs are ``TextPath`` outlines of
 DejaVu Sans Bold (shipped with matplotlib) scaled to the cell, so a letter's
@@ -88,7 +88,7 @@ def draw_logo(ax, heights: np.ndarray, ylabel: str = "bits", title: str | None =
 
 def information_logo(ax, pwm: np.ndarray, title: str | None = None) -> None:
     """An information-content logo of a PWM ``(4, W)``: letter height ``p * IC`` in bits, y from 0 to 2."""
-    from motifnet.interpret.motifs import logo_heights
+    from motifnet.motif.pwm import logo_heights
 
     draw_logo(ax, logo_heights(pwm), ylabel="bits", title=title, ylim=(0.0, 2.0))
 

@@ -1,89 +1,22 @@
-"""Position weight matrices, information content, consensus, windows and motif matching.
+"""Windows of one-hot sequences and simple motif matching, for interpreting a model.
 
 Everything here works on plain arrays, no model: a one-hot batch ``x`` is
 ``(N, 4, L)`` in the order A, C, G, T (``motifnet.data.ALPHABET``), a PWM is
 ``(4, W)`` with columns that sum to 1, and a window is ``W`` consecutive
-columns of one sequence.
-
-    counts[b, j]  = number of windows with base b at position j
-    pwm[b, j]     = (counts[b, j] + pc) / (sum_b counts[b, j] + 4 pc)
-    IC[j]         = 2 - H[j] = 2 + sum_b pwm[b, j] log2 pwm[b, j]      (bits, in [0, 2])
-    consensus[j]  = the base with the largest pwm[b, j]
+columns of one sequence.  The PWM maths (counts to PWM, information content,
+consensus, logo heights, one-hot encoding) is in ``motifnet.motif.pwm`` and is
+re-exported from here.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-BASES = "ACGT"
-_BASE_INDEX = {b: i for i, b in enumerate(BASES)}
-
-
-def pwm_from_counts(counts: np.ndarray, pseudocount: float = 0.5) -> np.ndarray:
-    """Column-normalised ``(counts + pseudocount)``: a ``(4, W)`` float64 PWM."""
-    counts = np.asarray(counts, dtype=np.float64)
-    if counts.ndim != 2 or counts.shape[0] != 4:
-        raise ValueError(f"counts must have shape (4, W), got {counts.shape}")
-    if pseudocount < 0:
-        raise ValueError(f"pseudocount must be >= 0, got {pseudocount}")
-    total = counts + pseudocount
-    col = total.sum(axis=0, keepdims=True)
-    # A column with no observation and no pseudocount says nothing: uniform.
-    return np.divide(total, col, out=np.full_like(total, 0.25), where=col > 0)
-
-
-def pwm_from_windows(windows: np.ndarray, pseudocount: float = 0.5) -> np.ndarray:
-    """PWM of stacked one-hot windows ``(N, 4, W)`` (all-zero columns, i.e. N or padding, count nothing)."""
-    windows = np.asarray(windows)
-    if windows.ndim != 3 or windows.shape[1] != 4:
-        raise ValueError(f"windows must have shape (N, 4, W), got {windows.shape}")
-    return pwm_from_counts(windows.sum(axis=0, dtype=np.float64), pseudocount)
-
-
-def information_content(pwm: np.ndarray) -> np.ndarray:
-    """Bits per position, ``2 - H`` (0 for a uniform column, 2 for a single base): ``(W,)``."""
-    p = np.asarray(pwm, dtype=np.float64)
-    plogp = np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
-    return np.clip(2.0 + plogp.sum(axis=0), 0.0, 2.0)
-
-
-def consensus(pwm: np.ndarray) -> str:
-    """The most probable base at each position (ties: the first of A, C, G, T)."""
-    return "".join(BASES[i] for i in np.argmax(np.asarray(pwm), axis=0))
-
-
-def relu_normalise(weights: np.ndarray) -> np.ndarray:
-    """The primer's filter-to-PWM rule: ReLU, then make every column sum to 1.
-
-    ``weights`` is one first-layer filter ``(4, K)``; a column with no positive
-    weight becomes uniform (0 bits).
-    """
-    w = np.maximum(np.asarray(weights, dtype=np.float64), 0.0)
-    col = w.sum(axis=0, keepdims=True)
-    return np.divide(w, col, out=np.full_like(w, 0.25), where=col > 0)
-
-
-def logo_heights(pwm: np.ndarray) -> np.ndarray:
-    """Letter heights of an information-content logo: ``pwm * IC`` (bits), ``(4, W)``."""
-    return np.asarray(pwm, dtype=np.float64) * information_content(pwm)[None, :]
-
-
-def encode_motif(motif: str) -> np.ndarray:
-    """One-hot ``(4, W)`` float64 of an A/C/G/T string (either case); ValueError names a bad character."""
-    out = np.zeros((4, len(motif)))
-    for j, ch in enumerate(motif.upper()):
-        if ch not in _BASE_INDEX:
-            raise ValueError(f"motif character {j + 1} is {ch!r}; only A, C, G, T are allowed")
-        out[_BASE_INDEX[ch], j] = 1.0
-    return out
-
-
-def decode(x: np.ndarray) -> str:
-    """One one-hot sequence ``(4, L)`` back to a string (an all-zero column is N)."""
-    x = np.asarray(x)
-    letters = np.array(list(BASES))[np.argmax(x, axis=0)]
-    letters[x.max(axis=0) <= 0] = "N"
-    return "".join(letters)
+# The PWM maths lives in motifnet.motif.pwm (with the motif files and matching);
+# these names are imported back so every caller of motifnet.interpret.motifs keeps working.
+from motifnet.motif.pwm import (BASES, consensus, decode, encode_motif,  # noqa: F401  (re-exported)
+                                information_content, logo_heights, pwm_from_counts, pwm_from_windows,
+                                relu_normalise)
 
 
 def match_motif(found: str, motif: str) -> dict:
