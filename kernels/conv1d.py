@@ -1,7 +1,7 @@
 """1-D convolution (torch's cross-correlation), forward and backward, (N, C, L) layout.
 
-Shape legend:
-
+Shape legend
+------------
     x:  (B, C_in, L)        input               dx: (B, C_in, L)
     w:  (C_out, C_in, K)    torch's weight      dw: (C_out, C_in, K)
     b:  (C_out,)            bias                db: (C_out,)
@@ -10,15 +10,41 @@ Shape legend:
     s = stride, p = padding (zeros), d = dilation, span = d (K - 1) + 1
     L_out = (L + 2 p - span) // s + 1
 
-    forward:  y[b,o,t]  = bias[o] + sum_{c,k} w[o,c,k] * x[b,c,t*s + k*d - p]
-    backward: dx[b,c,i] = sum_{o,k,t : t*s + k*d - p = i} dy[b,o,t] * w[o,c,k]
-              dw[o,c,k] = sum_{b,t} dy[b,o,t] * x[b,c,t*s + k*d - p]
-              db[o]     = sum_{b,t} dy[b,o,t]
-    (terms whose x index falls in the padding, outside [0, L), are zero)
+Forward
+-------
+    y[b,o,t] = bias[o] + sum_{c,k} w[o,c,k] * x[b,c,t*s + k*d - p]                    (F1)
 
-Why the loops look the way they do (the layout is the speed)
--------------------------------------------------------------
-The obvious loop nest puts t innermost, a row of only L_out values (39 in the
+(a term whose x index t*s + k*d - p falls in the padding, outside [0, L), is zero).
+
+Backward, derived
+-----------------
+L is the loss and dy[b,o,t] = dL/dy[b,o,t] is given.  Every parameter and input
+element reaches the loss only through the outputs y that contain it, so
+
+    dL/dz = sum over the outputs y[b,o,t] containing z of  dy[b,o,t] * dy[b,o,t]/dz.
+
+bias[o] appears once, with coefficient 1, in every output of channel o:
+
+    db[o] += sum_{b,t} dy[b,o,t]                                                        (B1)
+
+w[o,c,k] appears once in every output of channel o, with coefficient
+x[b,c,t*s + k*d - p]:
+
+    dw[o,c,k] += sum_{b,t} dy[b,o,t] * x[b,c,t*s + k*d - p]                             (B2)
+
+x[b,c,i] appears in output (b,o,t) once for every tap k with t*s + k*d - p = i,
+with coefficient w[o,c,k]:
+
+    dx[b,c,i] += sum_{o,k,t : t*s + k*d - p = i} dy[b,o,t] * w[o,c,k]                   (B3)
+
+(B3) is a convolution of dy with the flipped w ("transposed convolution"); with
+stride s, dy is first spread out with s - 1 zeros between its values.  All three
+are sums of products, so they are added (+=) into the caller's buffers: a layer
+used twice, or a model whose branches meet, gets the sum of its gradients.
+
+How the fast loops compute exactly (F1)-(B3), and why the layout is the speed
+------------------------------------------------------------------------------
+The reference loops below put t innermost, a row of only L_out values (39 in the
 seed model): too short for 16-wide AVX-512 vectors, and the loop overhead and
 remainder dominate.  So the kernels first lay a block of whole sequences end to
 end, zero padding included, in one long row per channel (the "concatenated"
@@ -44,23 +70,18 @@ The backward uses the same rows, with dy zero-stuffed into a concatenated row
 (dycat[o, (b - b0) * Lp + t*s] = dy[b,o,t], zero elsewhere and in a front halo
 of span - 1 zeros), so stride and sequence boundaries need no special cases:
 
-    dw[o,c,k]  = sum_j dycat[o, j] * xcat[c, j + k*d]        (dot products)
-    dxcat[c,m] = sum_{o,k} w[o,c,k] * dycat[o, m - k*d]      (axpys again)
+    dw[o,c,k]  = sum_j dycat[o, j] * xcat[c, j + k*d]        (B2 as dot products)
+    dxcat[c,m] = sum_{o,k} w[o,c,k] * dycat[o, m - k*d]      (B3 as axpys again)
 
 Blocks of _BLOCK_POSITIONS positions keep one block's rows in L1 for large
 inputs, and are the unit of thread parallelism (independent slices of y and dx;
 dw and db get one private buffer per thread, summed serially afterwards).
 
-Unchecked entry points (all arguments positional, no defaults, no checks;
-C-contiguous arrays of one float dtype, ints already validated, L_out >= 1,
-a missing bias passed as zeros):
-
-    _conv1d_forward(x, w, bias, stride, padding, dilation) -> y
-    _conv1d_backward(dy, x, w, stride, padding, dilation, need_dx) -> (dx, dw, db)
-        dx is an empty (0, 0, 0) array when need_dx is False
-
-Each is a small Python function that picks the serial loop nest or the
-thread-parallel one by the number of multiply-adds (``kernels._jit.use_parallel``).
+Layout of this file: 1. the reference loops (F1)-(B3), plain, float64;
+2. the fast loops and their entry points ``conv1d_forward_into`` and
+``conv1d_backward_into`` (the one contract of every fast kernel, see
+``motifnet.kernels``); 3. the checked entry points ``conv1d_forward`` and
+``conv1d_backward``.
 """
 
 from __future__ import annotations
@@ -72,8 +93,64 @@ from numba import prange
 from motifnet.kernels._jit import jit, jit_parallel, use_parallel
 from motifnet.kernels._validate import check_float_array, check_int, check_shape
 
-__all__ = ["conv1d_forward", "conv1d_backward"]
+__all__ = [
+    "conv1d_output_length",
+    "conv1d_forward_reference", "conv1d_backward_reference",
+    "conv1d_forward_into", "conv1d_backward_into",
+    "conv1d_forward", "conv1d_backward",
+]
 
+
+def conv1d_output_length(L, K, stride=1, padding=0, dilation=1):
+    """L_out = (L + 2 p - d (K - 1) - 1) // s + 1: the one place this formula is written."""
+    return (L + 2 * padding - dilation * (K - 1) - 1) // stride + 1
+
+
+# ----------------------------------------------------------------------------- 1. reference
+def conv1d_forward_reference(x, w, bias, stride=1, padding=0, dilation=1):
+    """(F1), one output element at a time, in float64: ``y``.  ``bias`` may be None."""
+    B, C_in, L = x.shape
+    C_out, _, K = w.shape
+    L_out = conv1d_output_length(L, K, stride, padding, dilation)
+    y = np.zeros((B, C_out, L_out))
+    for b in range(B):
+        for o in range(C_out):
+            for t in range(L_out):
+                acc = 0.0 if bias is None else float(bias[o])
+                for c in range(C_in):
+                    for k in range(K):
+                        i = t * stride + k * dilation - padding
+                        if 0 <= i < L:  # else: the padding's zero
+                            acc += float(w[o, c, k]) * float(x[b, c, i])
+                y[b, o, t] = acc
+    return y
+
+
+def conv1d_backward_reference(dy, x, w, stride=1, padding=0, dilation=1):
+    """(B1)-(B3) in float64: ``(dx, dw, db)``, visiting every term of (F1) once."""
+    B, C_in, L = x.shape
+    C_out, _, K = w.shape
+    L_out = dy.shape[2]
+    dx = np.zeros(x.shape)
+    dw = np.zeros(w.shape)
+    db = np.zeros(C_out)
+    for b in range(B):
+        for o in range(C_out):
+            for t in range(L_out):
+                g = float(dy[b, o, t])
+                db[o] += g                                          # (B1)
+                for c in range(C_in):
+                    for k in range(K):
+                        i = t * stride + k * dilation - padding
+                        if 0 <= i < L:
+                            dw[o, c, k] += g * float(x[b, c, i])    # (B2)
+                            dx[b, c, i] += g * float(w[o, c, k])    # (B3)
+    return dx, dw, db
+
+
+# ----------------------------------------------------------------------------- 2. fast
+# Computes exactly the reference above (up to the order of the float sums); the
+# layout differs for the reasons in the module docstring.
 # Positions per block: whole sequences are packed until a block holds about this many
 # positions (at least one sequence).  At C_in = 4 a block's input rows (33 KB in float32)
 # and the two output rows being computed (16 KB) about fill the 48 KB L1 cache while all
@@ -126,10 +203,21 @@ def _from_row(a, ch, b0, b1, row, Lp, offset, step):
 
 
 @jit
+def _add_from_row(a, ch, b0, b1, row, Lp, offset):
+    # a[b, ch, i] += row[(b - b0) * Lp + offset + i]   for b in [b0, b1), every i
+    n = a.shape[2]
+    for b in range(b0, b1):
+        dst = a[b, ch]
+        src = row[(b - b0) * Lp + offset:(b - b0) * Lp + offset + n]
+        for i in range(n):
+            dst[i] += src[i]
+
+
+@jit
 def _forward_blocks(x, w, bias, y, stride, padding, dilation, seqs_per_block, blk_begin, blk_end):
     # x: (B, C_in, L)  w: (C_out, C_in, K)  bias: (C_out,)  y: (B, C_out, L_out), written
     # for the sequences of blocks [blk_begin, blk_end).
-    # forward: y[b,o,t] = bias[o] + sum_{c,k} w[o,c,k] * x[b,c,t*s + k*d - p]
+    # (F1): y[b,o,t] = bias[o] + sum_{c,k} w[o,c,k] * x[b,c,t*s + k*d - p]
     B, C_in, L = x.shape
     C_out, _, K = w.shape
     L_out = y.shape[2]
@@ -191,8 +279,7 @@ def _forward_blocks(x, w, bias, y, stride, padding, dilation, seqs_per_block, bl
 def _backward_blocks(dy, x, w, dx, dw, db, stride, padding, dilation, seqs_per_block,
                      blk_begin, blk_end, need_dx):
     # dy: (B, C_out, L_out)  x: (B, C_in, L)  w: (C_out, C_in, K)
-    # dx: (B, C_in, L) written for the blocks' sequences (if need_dx);
-    # dw: (C_out, C_in, K) and db: (C_out,) are ADDED to (the caller zeroes them).
+    # dx: (B, C_in, L) (if need_dx), dw: (C_out, C_in, K) and db: (C_out,) are ADDED to.
     B, C_in, L = x.shape
     C_out, _, K = w.shape
     L_out = dy.shape[2]
@@ -214,7 +301,7 @@ def _backward_blocks(dy, x, w, dx, dw, db, stride, padding, dilation, seqs_per_b
         for o in range(C_out):  # dy zero-stuffed: zeros between strides stay zero
             _to_row(dycat[o], dy, o, b0, b1, Lp, halo, stride)
 
-        # inverts forward term "+ bias[o]": db[o] = sum_{b,t} dy[b,o,t]
+        # (B1), inverting F1's "+ bias[o]": db[o] += sum_{b,t} dy[b,o,t]
         for o in range(C_out):
             g = dycat[o, halo:halo + n]
             acc = zero
@@ -222,7 +309,7 @@ def _backward_blocks(dy, x, w, dx, dw, db, stride, padding, dilation, seqs_per_b
                 acc += g[j]
             db[o] += acc
 
-        # inverts forward term "w[o,c,k] * x[b,c,t*s + k*d - p]" for w:
+        # (B2), inverting F1's term "w[o,c,k] * x[b,c,t*s + k*d - p]" for w:
         # dw[o,c,k] += sum_j dycat[o, j] * xcat[c, j + k*d]: dot products, two rows o, o1
         # of dy and four taps per pass (6 loads per 8 FMAs); an odd C_out's last pair is
         # (o, o) and its second set of sums is dropped.
@@ -278,7 +365,7 @@ def _backward_blocks(dy, x, w, dx, dw, db, stride, padding, dilation, seqs_per_b
                     k += 1
 
         if need_dx:
-            # inverts the same term for x: dxcat[c, m] = sum_{o,k} w[o,c,k] * dycat[o, m - k*d],
+            # (B3), the same term for x: dxcat[c, m] = sum_{o,k} w[o,c,k] * dycat[o, m - k*d],
             # two input rows c, c1 per pass sharing the dy slices (c1 = c for an odd C_in's last)
             for c in range(0, C_in, 2):
                 c1 = min(c + 1, C_in - 1)
@@ -310,9 +397,9 @@ def _backward_blocks(dy, x, w, dx, dw, db, stride, padding, dilation, seqs_per_b
                             da[m] += a0 * v0
                             db_[m] += e0 * v0
                         k += 1
-                _from_row(dx, c, b0, b1, da, Lp, padding, 1)  # drop the padding positions
+                _add_from_row(dx, c, b0, b1, da, Lp, padding)  # drop the padding positions
                 if c1 != c:
-                    _from_row(dx, c1, b0, b1, db_, Lp, padding, 1)
+                    _add_from_row(dx, c1, b0, b1, db_, Lp, padding)
 
 
 @jit_parallel
@@ -340,45 +427,52 @@ def _backward_parallel(dy, x, w, dx, dw, db, stride, padding, dilation, seqs_per
         db += db_part[chunk]
 
 
-def _out_len(L, K, stride, padding, dilation):
-    return (L + 2 * padding - dilation * (K - 1) - 1) // stride + 1
+_EMPTY = {np.dtype(np.float32): np.zeros((0, 0, 0), np.float32),
+          np.dtype(np.float64): np.zeros((0, 0, 0), np.float64)}
 
 
-def _conv1d_forward(x, w, bias, stride, padding, dilation):
-    """``_conv1d_forward(x, w, bias, stride, padding, dilation) -> y``, unchecked; bias is never None."""
-    B, C_in, L = x.shape
-    C_out, _, K = w.shape
-    L_out = _out_len(L, K, stride, padding, dilation)
-    y = np.empty((B, C_out, L_out), dtype=x.dtype)
+def _plan(x, w, padding):
+    """(sequences per block, blocks, parallel chunks or 0 for serial) of one call."""
+    B, _, L = x.shape
     per_block = _seqs_per_block(L, padding)
     n_blocks = (B + per_block - 1) // per_block
+    n_chunks = 0
     if n_blocks > 1 and use_parallel(B * (L + 2 * padding) * w.size):
         n_chunks = min(numba.get_num_threads(), n_blocks)
+    return per_block, n_blocks, n_chunks
+
+
+def conv1d_forward_into(x, w, bias, y, stride, padding, dilation):
+    """Fast (F1), unchecked: writes ``y`` (B, C_out, L_out).
+
+    All arrays C-contiguous and of one float dtype; ``bias`` an array (zeros for no
+    bias); ints already validated and L_out >= 1.
+    """
+    per_block, n_blocks, n_chunks = _plan(x, w, padding)
+    if n_chunks:
         _forward_parallel(x, w, bias, y, stride, padding, dilation, per_block, n_chunks)
     else:
         _forward_blocks(x, w, bias, y, stride, padding, dilation, per_block, 0, n_blocks)
-    return y
 
 
-def _conv1d_backward(dy, x, w, stride, padding, dilation, need_dx):
-    """``_conv1d_backward(dy, x, w, stride, padding, dilation, need_dx) -> (dx or empty (0,0,0), dw, db)``, unchecked."""
-    B, C_in, L = x.shape
-    dx = np.empty(x.shape if need_dx else (0, 0, 0), dtype=x.dtype)
-    dw = np.zeros(w.shape, dtype=x.dtype)
-    db = np.zeros(w.shape[0], dtype=x.dtype)
-    per_block = _seqs_per_block(L, padding)
-    n_blocks = (B + per_block - 1) // per_block
-    if n_blocks > 1 and use_parallel(B * (L + 2 * padding) * w.size):
-        n_chunks = min(numba.get_num_threads(), n_blocks)
+def conv1d_backward_into(dy, x, w, dx, dw, db, stride, padding, dilation):
+    """Fast (B1)-(B3), unchecked: ADDS into ``dx`` (or skips it when None), ``dw`` and ``db``.
+
+    A network's first layer passes ``dx=None``: its input is data.
+    """
+    need_dx = dx is not None
+    if not need_dx:
+        dx = _EMPTY[x.dtype]
+    per_block, n_blocks, n_chunks = _plan(x, w, padding)
+    if n_chunks:
         _backward_parallel(dy, x, w, dx, dw, db, stride, padding, dilation, per_block, n_chunks, need_dx)
     else:
         _backward_blocks(dy, x, w, dx, dw, db, stride, padding, dilation, per_block, 0, n_blocks, need_dx)
-    return dx, dw, db
 
 
-# ------------------------------------------------------------------------- public wrappers
+# ----------------------------------------------------------------------------- 3. checked
 def check_conv_args(x, w, stride, padding, dilation):
-    """Check x, w and the geometry as every conv wrapper needs them; shared with conv1d_onehot.
+    """Check x, w and the geometry as every conv wrapper needs them.
 
     Returns ``(stride, padding, dilation, L_out)``.
     """
@@ -400,12 +494,20 @@ def check_geometry(L, K, stride, padding, dilation):
     stride = check_int("stride", stride, 1)
     padding = check_int("padding", padding, 0)
     dilation = check_int("dilation", dilation, 1)
-    L_out = _out_len(L, K, stride, padding, dilation)
+    L_out = conv1d_output_length(L, K, stride, padding, dilation)
     if L_out < 1:
         raise ValueError(f"input length L = {L} of x is shorter than the kernel's span "
                          f"dilation * (K - 1) + 1 = {dilation * (K - 1) + 1} plus 2 * padding "
                          f"= {2 * padding}: no output position; use a longer x, more padding or a smaller K")
     return stride, padding, dilation, L_out
+
+
+def _bias_or_zeros(bias, x, w):
+    if bias is None:
+        return np.zeros(w.shape[0], dtype=x.dtype)
+    check_float_array("bias", bias, ndim=1, dtype=x.dtype)
+    check_shape("bias", bias, (w.shape[0],))
+    return bias
 
 
 def conv1d_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
@@ -426,13 +528,11 @@ def conv1d_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
     y : ndarray (B, C_out, L_out), L_out = (L + 2 padding - dilation (K - 1) - 1) // stride + 1,
         ``y[b,o,t] = bias[o] + sum_{c,k} w[o,c,k] x[b,c,t*stride + k*dilation - padding]``
     """
-    stride, padding, dilation, _ = check_conv_args(x, w, stride, padding, dilation)
-    if bias is None:
-        bias = np.zeros(w.shape[0], dtype=x.dtype)
-    else:
-        check_float_array("bias", bias, ndim=1, dtype=x.dtype)
-        check_shape("bias", bias, (w.shape[0],))
-    return _conv1d_forward(x, w, bias, stride, padding, dilation)
+    stride, padding, dilation, L_out = check_conv_args(x, w, stride, padding, dilation)
+    bias = _bias_or_zeros(bias, x, w)
+    y = np.empty((x.shape[0], w.shape[0], L_out), dtype=x.dtype)
+    conv1d_forward_into(x, w, bias, y, stride, padding, dilation)
+    return y
 
 
 def conv1d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 1,
@@ -456,5 +556,8 @@ def conv1d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 
     check_shape("dy", dy, (x.shape[0], w.shape[0], L_out))
     if not isinstance(need_dx, (bool, np.bool_)):
         raise TypeError(f"need_dx must be a bool, got {type(need_dx).__name__}")
-    dx, dw, db = _conv1d_backward(dy, x, w, stride, padding, dilation, bool(need_dx))
-    return (dx if need_dx else None), dw, db
+    dx = np.zeros_like(x) if need_dx else None
+    dw = np.zeros_like(w)
+    db = np.zeros(w.shape[0], dtype=x.dtype)
+    conv1d_backward_into(dy, x, w, dx, dw, db, stride, padding, dilation)
+    return dx, dw, db

@@ -1,67 +1,69 @@
-"""1-D convolution of one-hot input (DNA), forward and backward, (N, C, L) layout.
+"""1-D convolution of one-hot input (DNA) given as base codes, forward and backward.
 
-The same operation as ``kernels/conv1d.py`` (torch's cross-correlation), for an
-input whose every column is one-hot: all zeros (an "N" base) or exactly one 1.0.
+The same operation as ``kernels/conv1d.py`` (torch's cross-correlation, (N, C, L)
+layout), for an input whose every column is one-hot: all zeros (an "N" base, or
+padding) or exactly one 1.0.  Such an input is stored as its codes, one int8 per
+position, the data pipeline's own encoding of a sequence (motifnet.data.encode):
+nothing is scanned or converted here.
 
-Shape legend:
+Shape legend
+------------
+    codes: (B, L) int8          codes[b,i] = the channel c with x[b,c,i] = 1 (A0 C1 G2 T3 for
+                                DNA), -1 for an all-zero column (N or padding)
+    w:     (C_out, C_in, K)     torch's weight      dw: (C_out, C_in, K)
+    bias:  (C_out,)                                 db: (C_out,)
+    y:     (B, C_out, L_out)    output              dy: (B, C_out, L_out)
 
-    x:     (B, C_in, L)        one-hot input (C_in = 4 for DNA: A, C, G, T)
-    codes: (B, L) int8         codes[b,i] = the channel c with x[b,c,i] = 1, or -1 (all-zero column)
-    w:     (C_out, C_in, K)    torch's weight      dw: (C_out, C_in, K)
-    bias:  (C_out,)                                db: (C_out,)
-    y:     (B, C_out, L_out)   output              dy: (B, C_out, L_out)
+    s = stride, p = padding (zeros), d = dilation, L_out = (L + 2 p - d (K - 1) - 1) // s + 1
 
-    s = stride, p = padding (zeros), d = dilation, span = d (K - 1) + 1
-    L_out = (L + 2 p - span) // s + 1
+Forward
+-------
+conv1d's (F1) with x[b,c,i] = [codes[b,i] == c]: the sum over channels keeps one
+term per tap, so every product becomes a look-up (i = t*s + k*d - p; no term where
+i lies in the padding or codes[b,i] = -1):
 
-With one-hot x the dense sum over channels keeps one term per tap, so every
-product becomes a look-up (i = t*s + k*d - p; no term where i is in the padding
-or codes[b,i] = -1):
+    y[b,o,t] = bias[o] + sum_k w[o, codes[b,i], k]                                   (F1)
 
-    forward:  y[b,o,t] = bias[o] + sum_k w[o, codes[b,i], k]
-    backward: dw[o,c,k] = sum_{b,t : codes[b,i] = c} dy[b,o,t]
-              db[o]     = sum_{b,t} dy[b,o,t]
-    (no dx: x is data; ``conv1d_backward`` computes dx when a saliency map needs it)
+Backward, derived
+-----------------
+From conv1d's (B1)-(B2) with the same x:
 
-How it is computed (measured at the primer model's shape, B=32, C_in=4, L=50,
-C_out=32, K=12, float32, 1 thread, over 47 distinct batches)
-------------------------------------------------------------------------------
-Each output column y[b,:,t] is a sum of K weight columns w[:, c, k]; with the
-weights transposed to wT[c, k, :] (C_out contiguous) each is a contiguous vector
-add.  K such row-adds per column measured 35 us per batch: a 32-float loop is
-too short for LLVM's 64-float vector loop, so it runs in 8-wide pieces.  So the
-taps are taken G at a time (G = 3 for DNA): a *group table*
+    db[o]     += sum_{b,t} dy[b,o,t]                                                  (B1)
+    dw[o,c,k] += sum_{b,t} dy[b,o,t] * x[b,c,i] = sum_{b,t : codes[b,i] = c} dy[b,o,t]  (B2)
+
+There is no dx: the codes are data.  (A saliency map needs d loss / d x at the
+one-hot point; it runs the dense ``conv1d_backward`` on the one-hot floats.)
+
+How the fast loops compute exactly (F1)-(B2), and why
+-----------------------------------------------------
+Measured at the primer model's shape (B=32, C_in=4, L=50, C_out=32, K=12, float32,
+1 thread, over 47 distinct batches).  Each output column y[b,:,t] is a sum of K
+weight columns w[:, c, k]; with the weights transposed to wT[c, k, :] (C_out
+contiguous) each is a contiguous vector add.  K such row-adds per column measured
+35 us per batch: a 32-float loop is too short for LLVM's 64-float vector loop, so it
+runs in 8-wide pieces.  So the taps are taken G at a time (G = 3 for DNA): a
+*group table*
 
     table[g, e, :] = sum_{j < G} wT[digit_j(e), g*G + j, :]      e = sum_j digit_j * (C_in + 1)^j
 
-holds the summed weights of every combination of G bases (C_in + 1 digits:
-digit C_in is N or padding and adds nothing), 4 groups x 125 combinations at
-K = 12.  One column is then bias + 4 table rows, summed in ONE pass and stored
-once (7 us per batch), and the table costs ~1500 row-adds per call, independent
-of the batch size.  The backward runs the same groups backwards: dy's columns
-are scatter-added into a gradient table dtable[g, e, :], which is afterwards
-split back into dw by summing, for every tap j and base c, the rows whose digit
-j is c ("unfolding").
+holds the summed weights of every combination of G bases (C_in + 1 digits: digit
+C_in is N or padding and adds nothing), 4 groups x 125 combinations at K = 12.  One
+column is then bias + 4 table rows, summed in ONE pass and stored once (7 us per
+batch), and the table costs ~1500 row-adds per call, independent of the batch
+size.  The backward runs the same groups backwards: dy's columns are
+scatter-added into a gradient table dtable[g, e, :], which is afterwards split
+back into dw by summing, for every tap j and base c, the rows whose digit j is c
+("unfolding").
 
 Columns are computed in a small (L_out, C_out) buffer per sequence and then
 transposed into y[b] (C_out, L_out): storing each column straight into y with
 stride L_out measured 30 us against 7 + 7 us for buffer and transpose.  dy is
 transposed the same way in the backward.
 
-While encoding x to codes, the forward checks that x IS one-hot (every value 0
-or 1, at most one 1 per column; NaN fails); if not it stops and returns ok =
-False, so a caller can fall back to the dense kernel having lost only the scan.
-
-Unchecked entry points (all arguments positional, no defaults, no checks;
-C-contiguous arrays of one float dtype, ints already validated, L_out >= 1,
-C_in <= 127, a missing bias passed as zeros):
-
-    _conv1d_onehot_forward(x, w, bias, stride, padding, dilation) -> (y, codes, ok)
-        codes (B, L) int8; when ok is False, y and codes are meaningless
-    _conv1d_onehot_backward(dy, codes, C_in, K, stride, padding, dilation) -> (dw, db)
-
-Both are serial njit functions: at the sizes this layer meets (a first layer
-on a batch of short sequences) the whole call takes tens of microseconds.
+Layout of this file: 1. the reference loops (F1)-(B2), plain, float64; 2. the fast
+loops and their entry points ``conv1d_onehot_forward_into`` and
+``conv1d_onehot_backward_into`` (the one contract of every fast kernel, see
+``motifnet.kernels``); 3. the checked entry points.
 """
 
 from __future__ import annotations
@@ -69,13 +71,58 @@ from __future__ import annotations
 import numpy as np
 
 from motifnet.kernels._jit import jit
-from motifnet.kernels.conv1d import check_conv_args, check_geometry
 from motifnet.kernels._validate import check_float_array, check_shape
+from motifnet.kernels.conv1d import check_geometry, conv1d_output_length
 
-__all__ = ["conv1d_onehot_forward", "conv1d_onehot_backward"]
+__all__ = [
+    "conv1d_onehot_forward_reference", "conv1d_onehot_backward_reference",
+    "conv1d_onehot_forward_into", "conv1d_onehot_backward_into",
+    "conv1d_onehot_forward", "conv1d_onehot_backward", "check_codes",
+]
 
 MAX_CHANNELS = 127  # codes are int8
 
+
+# ----------------------------------------------------------------------------- 1. reference
+def conv1d_onehot_forward_reference(codes, w, bias, stride=1, padding=0, dilation=1):
+    """(F1), one output element at a time, in float64: ``y``.  ``bias`` may be None."""
+    B, L = codes.shape
+    C_out, _, K = w.shape
+    L_out = conv1d_output_length(L, K, stride, padding, dilation)
+    y = np.zeros((B, C_out, L_out))
+    for b in range(B):
+        for o in range(C_out):
+            for t in range(L_out):
+                acc = 0.0 if bias is None else float(bias[o])
+                for k in range(K):
+                    i = t * stride + k * dilation - padding
+                    if 0 <= i < L and codes[b, i] >= 0:  # else: a zero column
+                        acc += float(w[o, codes[b, i], k])
+                y[b, o, t] = acc
+    return y
+
+
+def conv1d_onehot_backward_reference(dy, codes, w_shape, stride=1, padding=0, dilation=1):
+    """(B1)-(B2) in float64: ``(dw, db)``."""
+    B, L = codes.shape
+    C_out, C_in, K = w_shape
+    dw = np.zeros((C_out, C_in, K))
+    db = np.zeros(C_out)
+    for b in range(B):
+        for o in range(C_out):
+            for t in range(dy.shape[2]):
+                g = float(dy[b, o, t])
+                db[o] += g                                       # (B1)
+                for k in range(K):
+                    i = t * stride + k * dilation - padding
+                    if 0 <= i < L and codes[b, i] >= 0:
+                        dw[o, codes[b, i], k] += g               # (B2)
+    return dw, db
+
+
+# ----------------------------------------------------------------------------- 2. fast
+# Computes exactly the reference above (up to the order of the float sums); the
+# layout differs for the reasons in the module docstring.
 
 @jit
 def _group_size(C_in):
@@ -85,37 +132,6 @@ def _group_size(C_in):
     if C_in <= 10:
         return 2
     return 1
-
-
-@jit
-def _encode(x, b, pc, padding, work):
-    # x: (B, C_in, L); writes pc[padding + i] = code of column i of x[b], C_in for an
-    # all-zero column.  Returns True if some column of x[b] is not one-hot.
-    # work: (3, L) int64 scratch.  Loops run channel by channel along the contiguous rows
-    # of x so they vectorise, and decide with arithmetic instead of branches (which base
-    # comes next is random: a branch on it would be mispredicted half the time).
-    C_in, L = x.shape[1], x.shape[2]
-    one = x.dtype.type(1)
-    zero = x.dtype.type(0)
-    n_ones, index, n_bad = work[0], work[1], work[2]
-    for i in range(L):
-        n_ones[i] = 0
-        index[i] = 0
-        n_bad[i] = 0
-    for c in range(C_in):
-        row = x[b, c]
-        for i in range(L):
-            v = row[i]
-            is_one = 1 if v == one else 0
-            n_ones[i] += is_one
-            index[i] += c * is_one
-            n_bad[i] += 0 if (v == one or v == zero) else 1  # NaN fails both tests
-    bad = 0
-    dst = pc[padding:padding + L]
-    for i in range(L):
-        bad += n_bad[i] + (1 if n_ones[i] > 1 else 0)
-        dst[i] = index[i] + C_in * (1 - n_ones[i])  # index if one 1, else 0 + C_in
-    return bad > 0
 
 
 @jit
@@ -185,35 +201,29 @@ def _padded_codes_length(L, L_out, n_groups, G, stride, padding, dilation):
 
 
 @jit
-def _conv1d_onehot_forward(x, w, bias, stride, padding, dilation):
-    """``_conv1d_onehot_forward(x, w, bias, stride, padding, dilation) -> (y, codes, ok)``, unchecked."""
-    # x: (B, C_in, L)  w: (C_out, C_in, K)  bias: (C_out,)  y: (B, C_out, L_out)  codes: (B, L)
-    B, C_in, L = x.shape
-    C_out, _, K = w.shape
-    L_out = (L + 2 * padding - dilation * (K - 1) - 1) // stride + 1
+def _forward_loops(codes, w, bias, y, stride, padding, dilation):
+    # codes: (B, L) int8  w: (C_out, C_in, K)  bias: (C_out,)  y: (B, C_out, L_out) written
+    B, L = codes.shape
+    C_out, C_in, K = w.shape
+    L_out = y.shape[2]
     base = C_in + 1
     G = _group_size(C_in)
     n_groups = (K + G - 1) // G
     step = G * dilation  # from one group's first tap to the next group's
     n_pc, n_pos = _padded_codes_length(L, L_out, n_groups, G, stride, padding, dilation)
-    y = np.empty((B, C_out, L_out), dtype=x.dtype)
-    codes = np.empty((B, L), dtype=np.int8)
     pc = np.full(n_pc, C_in, dtype=np.int64)  # padded codes: padding and the tail read as N
     gc = np.empty(n_pos, dtype=np.int64)
-    work = np.empty((3, L), dtype=np.int64)
-    table = np.empty((0, 0, 0), dtype=x.dtype)
-    yT = np.empty((L_out, C_out), dtype=x.dtype)  # one sequence's columns, transposed
+    table = _build_table(w, G, n_groups, base ** G)
+    yT = np.empty((L_out, C_out), dtype=w.dtype)  # one sequence's columns, transposed
     for b in range(B):
-        if _encode(x, b, pc, padding, work):  # a dense x stops here, usually at b = 0
-            return y, codes, False
-        if b == 0:
-            table = _build_table(w, G, n_groups, base ** G)
+        row = codes[b]
+        dst = pc[padding:padding + L]
         for i in range(L):
-            v = pc[padding + i]
-            codes[b, i] = v if v < C_in else -1
+            v = row[i]
+            dst[i] = v if v >= 0 else C_in  # -1 (N) is digit C_in, which adds nothing
         _group_codes(pc, gc, G, dilation, base)
         for t in range(L_out):
-            # y[b,:,t] = bias + sum_g table[g, gc[t*s + g*G*d], :], four rows per pass
+            # (F1): y[b,:,t] = bias + sum_g table[g, gc[t*s + g*G*d], :], four rows per pass
             i = t * stride
             acc = yT[t]
             g = 0
@@ -241,21 +251,19 @@ def _conv1d_onehot_forward(x, w, bias, stride, padding, dilation):
             yo = y[b, o]
             for t in range(L_out):
                 yo[t] = yT[t, o]
-    return y, codes, True
 
 
 @jit
-def _conv1d_onehot_backward(dy, codes, C_in, K, stride, padding, dilation):
-    """``_conv1d_onehot_backward(dy, codes, C_in, K, stride, padding, dilation) -> (dw, db)``, unchecked."""
-    # dy: (B, C_out, L_out)  codes: (B, L)  dw: (C_out, C_in, K)  db: (C_out,)
+def _backward_loops(dy, codes, dw, db, stride, padding, dilation):
+    # dy: (B, C_out, L_out)  codes: (B, L)  dw: (C_out, C_in, K) and db: (C_out,) ADDED to
     B, C_out, L_out = dy.shape
     L = codes.shape[1]
+    C_in, K = dw.shape[1], dw.shape[2]
     base = C_in + 1
     G = _group_size(C_in)
     n_groups = (K + G - 1) // G
     n_combos = base ** G
     zero = dy.dtype.type(0)
-    db = np.zeros(C_out, dtype=dy.dtype)
     dtable = np.zeros((n_groups, n_combos, C_out), dtype=dy.dtype)
     step = G * dilation
     n_pc, n_pos = _padded_codes_length(L, L_out, n_groups, G, stride, padding, dilation)
@@ -263,10 +271,11 @@ def _conv1d_onehot_backward(dy, codes, C_in, K, stride, padding, dilation):
     gc = np.empty(n_pos, dtype=np.int64)
     dyT = np.empty((L_out, C_out), dtype=dy.dtype)
     for b in range(B):
+        row = codes[b]
         for i in range(L):
-            v = codes[b, i]
+            v = row[i]
             pc[padding + i] = v if v >= 0 else C_in
-        # inverts forward "+ bias[o]": db[o] = sum_{b,t} dy[b,o,t]
+        # (B1): db[o] += sum_{b,t} dy[b,o,t]
         for o in range(C_out):
             g_row = dy[b, o]
             acc = zero
@@ -275,17 +284,17 @@ def _conv1d_onehot_backward(dy, codes, C_in, K, stride, padding, dilation):
             db[o] += acc
             for t in range(L_out):  # transpose: dyT[t, :] = dy[b, :, t]
                 dyT[t, o] = g_row[t]
-        # inverts forward "acc[o] += table[g, gc[t*s + g*G*d], o]" for the table rows
+        # (B2), first for the table rows the forward read: dtable[g, gc[t*s + g*G*d], :] += dy[b,:,t]
         _group_codes(pc, gc, G, dilation, base)
         for t in range(L_out):
             src = dyT[t]
             for g in range(n_groups):
-                row = dtable[g, gc[t * stride + g * step]]
+                r = dtable[g, gc[t * stride + g * step]]
                 for o in range(C_out):
-                    row[o] += src[o]
-    # inverts _build_table's "row e + base^j * digit = row e + wT[digit, k_j]", last digit
-    # first: dwT[digit, k_j, :] += the rows with that digit, which are then folded onto
-    # row e (their sum over digit j) for the next digit down.
+                    r[o] += src[o]
+    # then back through _build_table's "row e + base^j * digit = row e + wT[digit, k_j]",
+    # last digit first: dwT[digit, k_j, :] += the rows with that digit, which are then
+    # folded onto row e (their sum over digit j) for the next digit down.
     dwT = np.zeros((base, K, C_out), dtype=dy.dtype)
     for g in range(n_groups):
         tg = dtable[g]
@@ -303,67 +312,93 @@ def _conv1d_onehot_backward(dy, codes, C_in, K, stride, padding, dilation):
                         lo = tg[e]
                         for o in range(C_out):
                             lo[o] += hi[o]
-    dw = np.empty((C_out, C_in, K), dtype=dy.dtype)
     for o in range(C_out):
         for c in range(C_in):
             for k in range(K):
-                dw[o, c, k] = dwT[c, k, o]
-    return dw, db
+                dw[o, c, k] += dwT[c, k, o]
 
 
-# ------------------------------------------------------------------------- public wrappers
+def conv1d_onehot_forward_into(codes, w, bias, y, stride, padding, dilation):
+    """Fast (F1), unchecked: writes ``y`` (B, C_out, L_out).
+
+    codes (B, L) int8 in [-1, C_in); w, bias, y C-contiguous of one float dtype (bias
+    zeros for no bias); ints validated, L_out >= 1, C_in <= 127.  Serial: a first layer
+    on a batch of short sequences takes tens of microseconds.
+    """
+    _forward_loops(codes, w, bias, y, stride, padding, dilation)
+
+
+def conv1d_onehot_backward_into(dy, codes, dw, db, stride, padding, dilation):
+    """Fast (B1)-(B2), unchecked: ADDS into ``dw`` (C_out, C_in, K) and ``db`` (C_out,)."""
+    _backward_loops(dy, codes, dw, db, stride, padding, dilation)
+
+
+# ----------------------------------------------------------------------------- 3. checked
+def check_codes(codes, C_in, name="codes"):
+    """Check ``codes`` is a C-contiguous (B, L) int8 array of values in [-1, C_in)."""
+    if not isinstance(codes, np.ndarray) or codes.dtype != np.int8 or codes.ndim != 2:
+        got = (f"{codes.dtype} array of shape {codes.shape}" if isinstance(codes, np.ndarray)
+               else type(codes).__name__)
+        raise TypeError(f"{name} must be a (B, L) int8 array of base codes (motifnet.data.encode), got {got}")
+    if not codes.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous; use np.ascontiguousarray({name})")
+    if 0 in codes.shape:
+        raise ValueError(f"{name} must not have empty dimensions, got shape {codes.shape}")
+    lo, hi = int(codes.min()), int(codes.max())
+    if lo < -1 or hi >= C_in:
+        raise ValueError(f"{name} must lie in [-1, {C_in}) for C_in = {C_in} (-1 is N), "
+                         f"got values in [{lo}, {hi}]")
+
+
 def _check_channels(C_in):
     if C_in > MAX_CHANNELS:
         raise ValueError(f"the one-hot convolution takes at most {MAX_CHANNELS} input channels "
-                         f"(codes are int8), got {C_in}; use kernels.conv1d.conv1d_forward")
+                         f"(codes are int8), got {C_in}; use motifnet.kernels.conv1d")
 
 
-def conv1d_onehot_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
-                          stride: int = 1, padding: int = 0, dilation: int = 1):
-    """1-D convolution of a one-hot ``x``, as ``torch.nn.functional.conv1d``.
+def conv1d_onehot_forward(codes: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
+                          stride: int = 1, padding: int = 0, dilation: int = 1) -> np.ndarray:
+    """1-D convolution of the one-hot input whose base codes are ``codes``.
+
+    Equal (up to the order of the float sums) to
+    ``torch.nn.functional.conv1d(one_hot(codes), w, bias, stride, padding, dilation)``.
 
     Parameters
     ----------
-    x : ndarray (B, C_in, L), float32 or float64, C-contiguous; every column x[b, :, i]
-        all zeros or a single 1.0 (one-hot DNA: C_in = 4, an N is a zero column)
-    w : ndarray (C_out, C_in, K), ``x``'s dtype
-    bias : ndarray (C_out,) of ``x``'s dtype, or None for no bias
-    stride, padding, dilation : as ``kernels.conv1d.conv1d_forward``
+    codes : ndarray (B, L) int8, C-contiguous: the channel of each position's 1, -1 for an
+        all-zero column (an N base, or padding)
+    w : ndarray (C_out, C_in, K), float32 or float64, C-contiguous, C_in <= 127
+    bias : ndarray (C_out,) of ``w``'s dtype, or None for no bias
+    stride, padding, dilation : as ``motifnet.kernels.conv1d.conv1d_forward``
 
     Returns
     -------
-    y : ndarray (B, C_out, L_out), equal to ``conv1d_forward(x, w, bias, ...)`` up to the
-        order of the float sums
-    codes : ndarray (B, L) int8, the channel of each column's 1, -1 for an all-zero column;
-        what ``conv1d_onehot_backward`` needs instead of x
-
-    Raises
-    ------
-    ValueError
-        if some column of x is not one-hot (a value other than 0 and 1, NaN, or two 1s).
+    y : ndarray (B, C_out, L_out) of ``w``'s dtype
     """
-    stride, padding, dilation, _ = check_conv_args(x, w, stride, padding, dilation)
-    _check_channels(x.shape[1])
+    check_float_array("w", w, ndim=3)
+    if 0 in w.shape:
+        raise ValueError(f"w must not have empty dimensions, got shape {w.shape}")
+    _check_channels(w.shape[1])
+    check_codes(codes, w.shape[1])
+    stride, padding, dilation, L_out = check_geometry(codes.shape[1], w.shape[2], stride, padding, dilation)
     if bias is None:
-        bias = np.zeros(w.shape[0], dtype=x.dtype)
+        bias = np.zeros(w.shape[0], dtype=w.dtype)
     else:
-        check_float_array("bias", bias, ndim=1, dtype=x.dtype)
+        check_float_array("bias", bias, ndim=1, dtype=w.dtype)
         check_shape("bias", bias, (w.shape[0],))
-    y, codes, ok = _conv1d_onehot_forward(x, w, bias, stride, padding, dilation)
-    if not ok:
-        raise ValueError("x is not one-hot: every column x[b, :, i] must be all zeros or hold a "
-                         "single 1.0 (no other values, no NaN); use kernels.conv1d.conv1d_forward")
-    return y, codes
+    y = np.empty((codes.shape[0], w.shape[0], L_out), dtype=w.dtype)
+    conv1d_onehot_forward_into(codes, w, bias, y, stride, padding, dilation)
+    return y
 
 
 def conv1d_onehot_backward(dy: np.ndarray, codes: np.ndarray, w_shape: tuple,
                            stride: int = 1, padding: int = 0, dilation: int = 1):
-    """Gradients of ``conv1d_onehot_forward`` with respect to w and bias (no dx).
+    """Gradients of ``conv1d_onehot_forward`` with respect to w and bias (no dx: codes are data).
 
     Parameters
     ----------
     dy : ndarray (B, C_out, L_out), float32 or float64, gradient of the loss with respect to y
-    codes : ndarray (B, L) int8, returned by the forward
+    codes : the forward's codes
     w_shape : (C_out, C_in, K), the weight's shape (e.g. ``w.shape``)
     stride, padding, dilation : the forward's arguments
 
@@ -373,23 +408,16 @@ def conv1d_onehot_backward(dy: np.ndarray, codes: np.ndarray, w_shape: tuple,
     db : ndarray (C_out,)
     """
     check_float_array("dy", dy, ndim=3)
-    if not isinstance(codes, np.ndarray) or codes.dtype != np.int8 or codes.ndim != 2:
-        raise TypeError("codes must be the (B, L) int8 array returned by conv1d_onehot_forward, got "
-                        + (f"{codes.dtype} shape {codes.shape}" if isinstance(codes, np.ndarray)
-                           else type(codes).__name__))
-    if not codes.flags.c_contiguous:
-        raise ValueError("codes must be C-contiguous; use np.ascontiguousarray(codes)")
     if len(w_shape) != 3 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1
                                 for v in w_shape):
         raise ValueError(f"w_shape must be (C_out, C_in, K) of positive ints, got {w_shape!r}")
     C_out, C_in, K = (int(v) for v in w_shape)
-    B, L = codes.shape
-    if B == 0 or L == 0:
-        raise ValueError(f"codes must not have empty dimensions, got shape {codes.shape}")
     _check_channels(C_in)
+    check_codes(codes, C_in)
+    B, L = codes.shape
     stride, padding, dilation, L_out = check_geometry(L, K, stride, padding, dilation)
     check_shape("dy", dy, (B, C_out, L_out))
-    if codes.min() < -1 or codes.max() >= C_in:
-        raise ValueError(f"codes must lie in [-1, {C_in}) for C_in = {C_in}, got values in "
-                         f"[{codes.min()}, {codes.max()}]")
-    return _conv1d_onehot_backward(dy, codes, C_in, K, stride, padding, dilation)
+    dw = np.zeros((C_out, C_in, K), dtype=dy.dtype)
+    db = np.zeros(C_out, dtype=dy.dtype)
+    conv1d_onehot_backward_into(dy, codes, dw, db, stride, padding, dilation)
+    return dw, db

@@ -35,7 +35,7 @@ from typing import Callable
 
 import numpy as np
 
-from motifnet.kernels import relu
+from motifnet.kernels import conv1d, conv1d_onehot, relu
 
 
 @dataclass(frozen=True)
@@ -170,5 +170,184 @@ RELU = Op(
 )
 
 
-OPS: list[Op] = [RELU]
+# ------------------------------------------------------------------------------ conv1d
+def _conv_draw(draw):
+    K, stride, dilation, padding = draw(1, 12), draw(1, 4), draw(1, 3), draw(0, 6)
+    span = dilation * (K - 1) + 1
+    return {"B": draw(1, 8), "C_in": draw(1, 8), "C_out": draw(1, 8), "K": K, "stride": stride,
+            "padding": padding, "dilation": dilation, "L": draw(max(1, span - 2 * padding), 64),
+            "need_dx": bool(draw(0, 1))}
+
+
+def _conv_geometry(c):
+    return c.get("stride", 1), c.get("padding", 0), c.get("dilation", 1)
+
+
+def _one_hot(rng, B, L, dtype, n_fraction=0.02):
+    """One-hot DNA (B, 4, L), a fraction of all-zero (N) columns."""
+    bases = rng.integers(0, 4, size=(B, L))
+    x = np.zeros((B, 4, L), dtype=dtype)
+    b, i = np.nonzero(rng.random((B, L)) >= n_fraction)
+    x[b, bases[b, i], i] = 1
+    return x
+
+
+def _conv_inputs(c, rng, dtype=np.float64, smooth=False):
+    if c.get("onehot"):
+        x = _one_hot(rng, c["B"], c["L"], dtype)
+    else:
+        x = rng.standard_normal((c["B"], c["C_in"], c["L"])).astype(dtype)
+    w = rng.standard_normal((c["C_out"], c["C_in"], c["K"])) / np.sqrt(c["C_in"] * c["K"])
+    return {"x": x, "w": w.astype(dtype), "bias": rng.standard_normal(c["C_out"]).astype(dtype)}
+
+
+def _conv_allocate(c, inputs):
+    x, w = inputs["x"], inputs["w"]
+    L_out = conv1d.conv1d_output_length(c["L"], c["K"], *_conv_geometry(c))
+    return {"y": np.empty((c["B"], c["C_out"], L_out), dtype=x.dtype),
+            "d_x": np.zeros_like(x), "d_w": np.zeros_like(w), "d_bias": np.zeros_like(inputs["bias"])}
+
+
+def _conv_backward_into(c, inputs, bufs, d):
+    dx = bufs["d_x"] if c.get("need_dx", True) else None
+    conv1d.conv1d_backward_into(d["y"], inputs["x"], inputs["w"], dx, bufs["d_w"], bufs["d_bias"],
+                                *_conv_geometry(c))
+
+
+def _conv_reference(c, inputs, d):
+    geometry = _conv_geometry(c)
+    y = conv1d.conv1d_forward_reference(inputs["x"], inputs["w"], inputs["bias"], *geometry)
+    dx, dw, db = conv1d.conv1d_backward_reference(d["y"], inputs["x"], inputs["w"], *geometry)
+    return {"y": y, "d_x": dx, "d_w": dw, "d_bias": db}
+
+
+def _conv_torch(c, t):
+    import torch.nn.functional as F
+
+    stride, padding, dilation = _conv_geometry(c)
+    return {"y": F.conv1d(t["x"], t["w"], t["bias"], stride=stride, padding=padding, dilation=dilation)}
+
+
+def _conv_describe(c):
+    s, p, d = _conv_geometry(c)
+    text = f"x({c['B']},{c['C_in']},{c['L']}) w({c['C_out']},{c['C_in']},{c['K']})"
+    text += "".join(f" {k}={v}" for k, v in (("s", s), ("p", p), ("d", d)) if v != (0 if k == "p" else 1))
+    return text + ("" if c.get("need_dx", True) else " no dx")
+
+
+_PRIMER_CONV = {"B": 32, "C_in": 4, "L": 50, "C_out": 32, "K": 12}
+_LARGE_CONV = {"B": 256, "C_in": 4, "L": 1000, "C_out": 32, "K": 12}
+
+CONV1D = Op(
+    name="conv1d",
+    module="kernels/conv1d.py",
+    summary="1-D convolution (cross-correlation) with stride, zero padding and dilation",
+    torch_equivalent="torch.nn.functional.conv1d",
+    derivation="kernels/conv1d.py, 'Backward, derived': (B1) db, (B2) dw, (B3) dx",
+    draw_config=_conv_draw,
+    shapes={
+        "tiny": {"B": 2, "C_in": 2, "L": 6, "C_out": 2, "K": 3},
+        "seed": _PRIMER_CONV | {"onehot": True},
+        # a network's first layer: its input is data, no dx
+        "seed_first_layer": _PRIMER_CONV | {"onehot": True, "need_dx": False},
+        "large": _LARGE_CONV | {"onehot": True},
+        "large_first_layer": _LARGE_CONV | {"onehot": True, "need_dx": False},
+    },
+    make_inputs=_conv_inputs,
+    grad_inputs=lambda c: ("x", "w", "bias") if c.get("need_dx", True) else ("w", "bias"),
+    outputs=("y",),
+    allocate=_conv_allocate,
+    forward_into=lambda c, inputs, bufs: conv1d.conv1d_forward_into(
+        inputs["x"], inputs["w"], inputs["bias"], bufs["y"], *_conv_geometry(c)),
+    backward_into=_conv_backward_into,
+    reference=_conv_reference,
+    torch_forward=_conv_torch,
+    describe=_conv_describe,
+    # float32 sums of up to C_in*K (forward) or B*L_out (dw, db) products in another order than
+    # torch's; the observed error is ~1e-7 to 1e-6 of the largest value
+    rtol_forward=1e-5,
+    rtol_grads=1e-5,
+)
+
+
+# ------------------------------------------------------------------------------ conv1d_onehot
+def _onehot_draw(draw):
+    c = _conv_draw(draw)
+    c["C_in"] = (4, draw(1, 12))[draw(0, 1)]  # DNA, or any small alphabet (table group sizes 3, 2, 1)
+    del c["need_dx"]
+    return c
+
+
+def _codes(rng, B, L, C_in, n_fraction=0.1):
+    codes = rng.integers(0, C_in, size=(B, L))
+    codes[rng.random((B, L)) < n_fraction] = -1  # N: an all-zero column
+    return codes.astype(np.int8)
+
+
+def _onehot_inputs(c, rng, dtype=np.float64, smooth=False):
+    w = rng.standard_normal((c["C_out"], c["C_in"], c["K"])) / np.sqrt(c["C_in"] * c["K"])
+    return {"codes": _codes(rng, c["B"], c["L"], c["C_in"]), "w": w.astype(dtype),
+            "bias": rng.standard_normal(c["C_out"]).astype(dtype)}
+
+
+def _onehot_allocate(c, inputs):
+    w = inputs["w"]
+    L_out = conv1d.conv1d_output_length(c["L"], c["K"], *_conv_geometry(c))
+    return {"y": np.empty((c["B"], c["C_out"], L_out), dtype=w.dtype),
+            "d_w": np.zeros_like(w), "d_bias": np.zeros_like(inputs["bias"])}
+
+
+def _onehot_reference(c, inputs, d):
+    geometry = _conv_geometry(c)
+    y = conv1d_onehot.conv1d_onehot_forward_reference(inputs["codes"], inputs["w"], inputs["bias"], *geometry)
+    dw, db = conv1d_onehot.conv1d_onehot_backward_reference(d["y"], inputs["codes"], inputs["w"].shape,
+                                                            *geometry)
+    return {"y": y, "d_w": dw, "d_bias": db}
+
+
+def torch_one_hot(codes, channels, dtype):
+    """The (B, channels, L) one-hot tensor of int8 ``codes`` (-1: an all-zero column)."""
+    import torch
+
+    codes = codes.long()
+    x = torch.zeros(codes.shape[0], channels + 1, codes.shape[1], dtype=dtype)
+    x.scatter_(1, torch.where(codes < 0, channels, codes).unsqueeze(1), 1.0)
+    return x[:, :channels]
+
+
+def _onehot_torch(c, t):
+    import torch.nn.functional as F
+
+    stride, padding, dilation = _conv_geometry(c)
+    x = torch_one_hot(t["codes"], c["C_in"], t["w"].dtype)
+    return {"y": F.conv1d(x, t["w"], t["bias"], stride=stride, padding=padding, dilation=dilation)}
+
+
+CONV1D_ONEHOT = Op(
+    name="conv1d_onehot",
+    module="kernels/conv1d_onehot.py",
+    summary="the first layer's convolution on one-hot DNA given as base codes: weight look-ups",
+    torch_equivalent="torch.nn.functional.conv1d on the one-hot tensor",
+    derivation="kernels/conv1d_onehot.py, 'Backward, derived': (B1) db, (B2) dw (no dx: codes are data)",
+    draw_config=_onehot_draw,
+    shapes={
+        "tiny": {"B": 1, "C_in": 4, "L": 6, "C_out": 2, "K": 3},
+        "seed": dict(_PRIMER_CONV),
+        "large": dict(_LARGE_CONV),
+    },
+    make_inputs=_onehot_inputs,
+    grad_inputs=lambda c: ("w", "bias"),
+    outputs=("y",),
+    allocate=_onehot_allocate,
+    forward_into=lambda c, inputs, bufs: conv1d_onehot.conv1d_onehot_forward_into(
+        inputs["codes"], inputs["w"], inputs["bias"], bufs["y"], *_conv_geometry(c)),
+    backward_into=lambda c, inputs, bufs, d: conv1d_onehot.conv1d_onehot_backward_into(
+        d["y"], inputs["codes"], bufs["d_w"], bufs["d_bias"], *_conv_geometry(c)),
+    reference=_onehot_reference,
+    torch_forward=_onehot_torch,
+    describe=lambda c: f"codes({c['B']},{c['L']}) " + _conv_describe(c).split(") ", 1)[1],
+)
+
+
+OPS: list[Op] = [RELU, CONV1D, CONV1D_ONEHOT]
 BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
