@@ -1,56 +1,125 @@
 """1-D max pooling, forward and backward, in torch's (N, C, L) layout.
 
-Shape legend:
-
-    x:      (B, C, L)       input
-    y:      (B, C, L_out)   pooled output
+Shape legend
+------------
+    x:      (B, C, L)       input                 dx: (B, C, L)
+    y:      (B, C, L_out)   pooled output         dy: (B, C, L_out)
     argmax: (B, C, L_out)   int64, index into the UNPADDED input's last axis
-    dy:     (B, C, L_out)   dx: (B, C, L)
 
+    K = kernel_size, s = stride (default K), p = padding, d = dilation
     L_out = (L + 2 p - d (K - 1) - 1) // s + 1          (floor mode, as torch's default)
 
-    forward:  y[b,c,t] = max_{k < K, 0 <= i < L} x[b,c,i],  i = t*s + k*d - p
-              (padding is implicit -inf; the first maximum wins a tie; a NaN wins,
-              and among several NaNs the last one, exactly as torch's CPU kernel)
-    backward: dx[b,c,argmax[b,c,t]] += dy[b,c,t]       (adds where windows overlap)
+Forward
+-------
+    y[b,c,t]      = max_{k < K, 0 <= i < L} x[b,c,i],   i = t*s + k*d - p               (F1)
+    argmax[b,c,t] = the i at which the maximum is taken                                (F2)
 
-A window lying wholly in the padding (possible with dilation, e.g. L=1, K=2, d=2,
-p=1) has no input element: its output is -inf and its argmax is -1, and the
-backward gives it no gradient.  (torch returns -inf too, with an index >= L.)
+Padding is an implicit -inf.  The first maximum wins a tie; a NaN wins, and among
+several NaNs the last one, exactly as torch's CPU kernel.  A window lying wholly in
+the padding (possible with dilation, e.g. L=1, K=2, d=2, p=1) has no input element:
+its output is -inf and its argmax -1 (torch returns -inf too, with an index >= L).
 
-Unchecked entry points (all arguments positional, no defaults, no checks;
-x C-contiguous float32/float64, argmax C-contiguous int64):
+Backward, derived
+-----------------
+Within the window of output t, y[b,c,t] = x[b,c,argmax[b,c,t]] (F2): it depends on
+that one element, with derivative 1, and on no other (moving another element a
+little does not change the maximum, where the maximum is unique).  So the chain rule
+sends each dy to the element its window took:
 
-    _maxpool1d_forward(x, kernel_size, stride, padding, dilation) -> (y, argmax)
-    _maxpool1d_backward(dy, argmax, input_length) -> dx
-        (indices < 0 or >= input_length are skipped; the public wrapper reports the latter)
+    dx[b,c,i] += sum_{t : argmax[b,c,t] = i} dy[b,c,t]                                 (B1)
 
-Each picks a serial or a thread-parallel loop nest (over the B*C rows) by the
-amount of work, see ``kernels._jit.use_parallel``.
+Windows overlap when s < K, so one element can collect several terms.  At a tie
+the maximum is not differentiable; the gradient goes to the element the forward
+chose (the first), as torch does.
+
+How the fast loops compute exactly (F1)-(B1), and why
+-----------------------------------------------------
+The window offset k is the outer loop and the output position t the inner one:
+y[b,c,:] is updated K times with a branch-free select, instead of one loop per
+window whose "new maximum?" branch is mispredicted about once per window on random
+data (that made the window-by-window version ~1.5x slower).  Updating in increasing
+k keeps each window's order: first maximum wins, the last NaN wins.  Rows (b, c) are
+independent output slices, the unit of thread parallelism.  A forward pass that no
+backward follows (prediction, scanning) can skip the argmax: ``argmax=None`` runs
+the same loop storing one array instead of two.
+
+Layout of this file: 1. the reference loops, plain, float64; 2. the fast loops and
+their entry points ``maxpool1d_forward_into`` and ``maxpool1d_backward_into`` (the one
+contract of every fast kernel, see ``motifnet.kernels``); 3. the checked entry points.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import prange
 
-from motifnet.kernels._jit import jit, jit_parallel, use_parallel
+from motifnet.kernels._jit import SerialOrParallel
 from motifnet.kernels._validate import check_float_array, check_int
 
-__all__ = ["maxpool1d_forward", "maxpool1d_backward"]
+__all__ = [
+    "maxpool1d_output_length",
+    "maxpool1d_forward_reference", "maxpool1d_backward_reference",
+    "maxpool1d_forward_into", "maxpool1d_backward_into",
+    "maxpool1d_forward", "maxpool1d_backward",
+]
 
 
-def _pool_loops(x, kernel_size, stride, padding, dilation):
-    # x: (B, C, L)  y: (B, C, L_out)  argmax: (B, C, L_out)
+def maxpool1d_output_length(L, kernel_size, stride=None, padding=0, dilation=1):
+    """L_out = (L + 2 p - d (K - 1) - 1) // s + 1, s = K by default."""
+    stride = kernel_size if stride is None else stride
+    return (L + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+
+
+# ----------------------------------------------------------------------------- 1. reference
+def maxpool1d_forward_reference(x, kernel_size, stride=None, padding=0, dilation=1):
+    """(F1)-(F2), one window at a time, in float64: ``(y, argmax)``."""
+    stride = kernel_size if stride is None else stride
+    B, C, L = x.shape
+    L_out = maxpool1d_output_length(L, kernel_size, stride, padding, dilation)
+    y = np.zeros((B, C, L_out))
+    argmax = np.zeros((B, C, L_out), dtype=np.int64)
+    for b in range(B):
+        for c in range(C):
+            for t in range(L_out):
+                best, best_i = -math.inf, -1
+                for k in range(kernel_size):
+                    i = t * stride + k * dilation - padding
+                    if 0 <= i < L:  # else: the padding's -inf
+                        v = float(x[b, c, i])
+                        if best_i < 0 or v > best or math.isnan(v):
+                            best, best_i = v, i
+                y[b, c, t] = best
+                argmax[b, c, t] = best_i
+    return y, argmax
+
+
+def maxpool1d_backward_reference(dy, argmax, input_length):
+    """(B1) in float64: ``dx``; a window wholly in the padding (argmax -1) sends nothing."""
+    B, C, L_out = dy.shape
+    dx = np.zeros((B, C, input_length))
+    for b in range(B):
+        for c in range(C):
+            for t in range(L_out):
+                if argmax[b, c, t] >= 0:
+                    dx[b, c, argmax[b, c, t]] += float(dy[b, c, t])
+    return dx
+
+
+# ----------------------------------------------------------------------------- 2. fast
+# Computes exactly the reference above; the layout differs for the reasons in the
+# module docstring.
+
+def _pool_loops(x, y, argmax, kernel_size, stride, padding, dilation):
+    # x: (B, C, L)  y: (B, C, L_out) and argmax: (B, C, L_out) written
     # The window offset k is the outer loop and the output position t the inner one:
     # y[b,c,:] is updated K times with a branch-free select, instead of one loop per
     # window whose "new maximum?" branch is mispredicted about once per window on
     # random data (that made the window-by-window version ~1.5x slower).  Updating in
     # increasing k keeps the window's order: first maximum wins, the last NaN wins.
     B, C, L = x.shape
-    L_out = (L + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
-    y = np.empty((B, C, L_out), dtype=x.dtype)
-    argmax = np.empty((B, C, L_out), dtype=np.int64)
+    L_out = y.shape[2]
     neg_inf = x.dtype.type(-np.inf)
     # t_lo[k] <= t < t_hi[k]: the outputs whose k-th window element i = t*s + k*d - p
     # lies inside the input (0 <= i < L), the others see the implicit -inf padding
@@ -89,14 +158,13 @@ def _pool_loops(x, kernel_size, stride, padding, dilation):
                 take = (v > best) | (v != v) | (best_i < 0)
                 y_flat[y0 + np.uint64(t)] = v if take else best
                 a_flat[y0 + np.uint64(t)] = i if take else best_i
-    return y, argmax
 
 
-def _unpool_loops(dy, argmax, input_length):
-    # dy: (B, C, L_out)  argmax: (B, C, L_out)  dx: (B, C, L)
-    # backward inverts forward line: y[b,c,t] = x[b,c,argmax[b,c,t]]
+def _unpool_loops(dy, argmax, dx):
+    # dy: (B, C, L_out)  argmax: (B, C, L_out)  dx: (B, C, L) ADDED to
+    # (B1), inverting (F2) y[b,c,t] = x[b,c,argmax[b,c,t]]
     B, C, L_out = dy.shape
-    dx = np.zeros((B, C, input_length), dtype=dy.dtype)
+    input_length = dx.shape[2]
     dy_flat = dy.reshape(-1)
     a_flat = argmax.reshape(-1)
     dx_flat = dx.reshape(-1)
@@ -112,29 +180,62 @@ def _unpool_loops(dy, argmax, input_length):
                 out_of_range += 1
                 continue
             dx_flat[np.uint64(x0 + i)] += dy_flat[y0 + t]
-    return dx, out_of_range
+    return out_of_range
 
 
-_pool_serial = jit(_pool_loops)
-_pool_parallel = jit_parallel(_pool_loops)
-_unpool_serial = jit(_unpool_loops)
-_unpool_parallel = jit_parallel(_unpool_loops)
+def _pool_values_loops(x, y, kernel_size, stride, padding, dilation):
+    # x: (B, C, L)  y: (B, C, L_out) written; (F1) alone, for a forward pass that no
+    # backward follows (prediction, scanning): the same select without the argmax, so
+    # the loop stores one array instead of two.  Kept in step with _pool_loops.
+    B, C, L = x.shape
+    L_out = y.shape[2]
+    neg_inf = x.dtype.type(-np.inf)
+    t_lo = np.empty(kernel_size, dtype=np.int64)
+    t_hi = np.empty(kernel_size, dtype=np.int64)
+    for k in range(kernel_size):
+        offset = k * dilation - padding
+        t_lo[k] = min(L_out, 0 if offset >= 0 else (-offset + stride - 1) // stride)
+        t_hi[k] = max(t_lo[k], min(L_out, (L - 1 - offset) // stride + 1)) if offset <= L - 1 else t_lo[k]
+    x_flat = x.reshape(-1)
+    y_flat = y.reshape(-1)
+    for row in prange(B * C):
+        x0 = np.uint64(row * L)
+        y0 = np.uint64(row * L_out)
+        for t in range(L_out):
+            y_flat[y0 + np.uint64(t)] = neg_inf
+        for k in range(kernel_size):
+            offset = k * dilation - padding
+            for t in range(t_lo[k], t_hi[k]):
+                v = x_flat[x0 + np.uint64(t * stride + offset)]
+                best = y_flat[y0 + np.uint64(t)]
+                # as _pool_loops: a NaN always takes over; -inf replaces the padding's -inf
+                y_flat[y0 + np.uint64(t)] = v if (v > best) | (v != v) else best
 
 
-def _maxpool1d_forward(x, kernel_size, stride, padding, dilation):
-    """``_maxpool1d_forward(x, kernel_size, stride, padding, dilation) -> (y, argmax)``, unchecked."""
-    if use_parallel(x.size):
-        return _pool_parallel(x, kernel_size, stride, padding, dilation)
-    return _pool_serial(x, kernel_size, stride, padding, dilation)
+_pool = SerialOrParallel(_pool_loops)
+_pool_values = SerialOrParallel(_pool_values_loops)
+_unpool = SerialOrParallel(_unpool_loops)
 
 
-def _maxpool1d_backward(dy, argmax, input_length):
-    """``_maxpool1d_backward(dy, argmax, input_length) -> dx``, unchecked."""
-    if use_parallel(dy.shape[0] * dy.shape[1] * input_length):
-        return _unpool_parallel(dy, argmax, input_length)[0]
-    return _unpool_serial(dy, argmax, input_length)[0]
+def maxpool1d_forward_into(x, y, argmax, kernel_size, stride, padding, dilation):
+    """Fast (F1)-(F2), unchecked: writes ``y`` and ``argmax`` (int64), or only ``y`` when
+    ``argmax`` is None (a forward pass that no backward follows).
+
+    x, y, argmax C-contiguous; y of x's dtype and shape (B, C, L_out); ints validated.
+    """
+    if argmax is None:
+        _pool_values(x.size, x, y, kernel_size, stride, padding, dilation)
+    else:
+        _pool(x.size, x, y, argmax, kernel_size, stride, padding, dilation)
 
 
+def maxpool1d_backward_into(dy, argmax, dx):
+    """Fast (B1), unchecked: ADDS into ``dx`` (B, C, L).  Returns the number of argmax
+    indices >= L it skipped (0 for the forward's own argmax)."""
+    return _unpool(dx.size, dy, argmax, dx)
+
+
+# ----------------------------------------------------------------------------- 3. checked
 def maxpool1d_forward(x: np.ndarray, kernel_size: int, stride: int | None = None, padding: int = 0,
                       dilation: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Max pooling over the last axis, as ``torch.nn.functional.max_pool1d(..., return_indices=True)``.
@@ -161,13 +262,16 @@ def maxpool1d_forward(x: np.ndarray, kernel_size: int, stride: int | None = None
     if padding > kernel_size // 2:
         raise ValueError(f"padding must be at most kernel_size // 2 = {kernel_size // 2} "
                          f"(as torch), got padding={padding}")
-    L = x.shape[2]
-    L_out = (L + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+    B, C, L = x.shape
+    L_out = maxpool1d_output_length(L, kernel_size, stride, padding, dilation)
     if L_out < 1:
         raise ValueError(f"x is too short: length {L} with padding={padding} gives no window of "
                          f"kernel_size={kernel_size}, dilation={dilation}; need length >= "
                          f"{dilation * (kernel_size - 1) + 1 - 2 * padding}")
-    return _maxpool1d_forward(x, kernel_size, stride, padding, dilation)
+    y = np.empty((B, C, L_out), dtype=x.dtype)
+    argmax = np.empty((B, C, L_out), dtype=np.int64)
+    maxpool1d_forward_into(x, y, argmax, kernel_size, stride, padding, dilation)
+    return y, argmax
 
 
 def maxpool1d_backward(dy: np.ndarray, argmax: np.ndarray, input_length: int) -> np.ndarray:
@@ -192,8 +296,8 @@ def maxpool1d_backward(dy: np.ndarray, argmax: np.ndarray, input_length: int) ->
     if not argmax.flags.c_contiguous:
         raise ValueError("argmax must be C-contiguous; use np.ascontiguousarray(argmax)")
     input_length = check_int("input_length", input_length, 1)
-    loops = _unpool_parallel if use_parallel(dy.shape[0] * dy.shape[1] * input_length) else _unpool_serial
-    dx, out_of_range = loops(dy, argmax, input_length)
+    dx = np.zeros(dy.shape[:2] + (input_length,), dtype=dy.dtype)
+    out_of_range = maxpool1d_backward_into(dy, argmax, dx)
     if out_of_range:
         raise ValueError(f"argmax holds {out_of_range} indices >= input_length={input_length}; "
                          f"pass the length of the forward's input")

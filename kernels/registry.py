@@ -30,12 +30,12 @@ Nothing here imports torch or hypothesis at module level.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from motifnet.kernels import conv1d, conv1d_onehot, relu
+from motifnet.kernels import conv1d, conv1d_onehot, maxpool1d, relu
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,8 @@ class Op:
     # finite differences (float64): step and max-norm relative tolerance
     fd_eps: float = 1e-6
     fd_rtol: float = 1e-6
-    notes: dict = field(default_factory=dict)
+    # non-differentiable outputs that must equal the reference's exactly (max-pool's argmax)
+    exact_outputs: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------------------ running
@@ -349,5 +350,96 @@ CONV1D_ONEHOT = Op(
 )
 
 
-OPS: list[Op] = [RELU, CONV1D, CONV1D_ONEHOT]
+# ------------------------------------------------------------------------------ maxpool1d
+def _has_empty_window(c):
+    # with dilation a window can fall wholly in the padding (e.g. L=1, K=2, d=2, p=1): its
+    # output is -inf and torch's index for it is out of range; op-specific tests cover it
+    L_out = maxpool1d.maxpool1d_output_length(c["L"], c["K"], c["stride"], c["padding"], c["dilation"])
+    return any(all(not 0 <= t * c["stride"] + k * c["dilation"] - c["padding"] < c["L"] for k in range(c["K"]))
+               for t in range(L_out))
+
+
+def _pool_draw(draw):
+    K, stride, dilation = draw(1, 12), draw(1, 12), draw(1, 3)
+    padding = draw(0, K // 2)  # torch: padding <= kernel_size / 2
+    span = dilation * (K - 1) + 1
+    c = {"B": draw(1, 8), "C": draw(1, 8), "K": K, "stride": stride, "padding": padding,
+         "dilation": dilation, "L": draw(max(1, span - 2 * padding), 64)}
+    if _has_empty_window(c):
+        c["padding"] = 0
+        c["L"] = max(c["L"], span)
+    return c
+
+
+def _pool_inputs(c, rng, dtype=np.float64, smooth=False):
+    shape = (c["B"], c["C"], c["L"])
+    if smooth:  # distinct values 0.01 apart: no ties, and a finite-difference step never
+        # changes which element is the maximum
+        x = rng.permutation(int(np.prod(shape))).reshape(shape) * 0.01 - 1.0
+    else:
+        x = rng.standard_normal(shape)
+        x[..., ::3] = np.round(x[..., ::3])  # ties, which the first maximum must win
+    return {"x": x.astype(dtype)}
+
+
+def _pool_geometry(c):
+    return c["K"], c.get("stride", c["K"]), c.get("padding", 0), c.get("dilation", 1)
+
+
+def _pool_allocate(c, inputs):
+    x = inputs["x"]
+    L_out = maxpool1d.maxpool1d_output_length(c["L"], *_pool_geometry(c))
+    shape = (c["B"], c["C"], L_out)
+    return {"y": np.empty(shape, dtype=x.dtype), "argmax": np.empty(shape, dtype=np.int64),
+            "d_x": np.zeros_like(x)}
+
+
+def _pool_reference(c, inputs, d):
+    y, argmax = maxpool1d.maxpool1d_forward_reference(inputs["x"], *_pool_geometry(c))
+    return {"y": y, "argmax": argmax, "d_x": maxpool1d.maxpool1d_backward_reference(d["y"], argmax, c["L"])}
+
+
+def _pool_torch(c, t):
+    import torch.nn.functional as F
+
+    K, stride, padding, dilation = _pool_geometry(c)
+    return {"y": F.max_pool1d(t["x"], K, stride, padding, dilation)}
+
+
+def _pool_describe(c):
+    K, s, p, d = _pool_geometry(c)
+    text = f"x({c['B']},{c['C']},{c['L']}) k={K}"
+    return text + "".join(f" {n}={v}" for n, v, default in (("s", s, K), ("p", p, 0), ("d", d, 1)) if v != default)
+
+
+MAXPOOL1D = Op(
+    name="maxpool1d",
+    module="kernels/maxpool1d.py",
+    summary="1-D max pooling (floor mode) with stride, padding and dilation; torch's tie and NaN rules",
+    torch_equivalent="torch.nn.functional.max_pool1d",
+    derivation="kernels/maxpool1d.py, 'Backward, derived': (B1) dx[argmax] += dy",
+    draw_config=_pool_draw,
+    shapes={
+        "tiny": {"B": 1, "C": 2, "L": 8, "K": 2},
+        "seed": {"B": 32, "C": 32, "L": 39, "K": 4},      # after the primer's convolution
+        "large": {"B": 256, "C": 32, "L": 989, "K": 4},
+    },
+    make_inputs=_pool_inputs,
+    grad_inputs=lambda c: ("x",),
+    outputs=("y",),
+    allocate=_pool_allocate,
+    forward_into=lambda c, inputs, bufs: maxpool1d.maxpool1d_forward_into(
+        inputs["x"], bufs["y"], bufs["argmax"], *_pool_geometry(c)),
+    backward_into=lambda c, inputs, bufs, d: maxpool1d.maxpool1d_backward_into(d["y"], bufs["argmax"], bufs["d_x"]),
+    reference=_pool_reference,
+    torch_forward=_pool_torch,
+    describe=_pool_describe,
+    # pooling copies values: exact; dx sums at most K float32 gradients per element in another order
+    rtol_forward=0.0,
+    rtol_grads=1e-6,
+    exact_outputs=("argmax",),
+)
+
+
+OPS: list[Op] = [RELU, CONV1D, CONV1D_ONEHOT, MAXPOOL1D]
 BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -78,6 +78,8 @@ def check_op_against_reference(op, config, seed, rtol=1e-10):
     ref = op.reference(config, inputs, d_outputs)
     for name in list(op.outputs) + _gradient_names(op, config):
         assert_close(f"{op.name} {op.describe(config)}: {name}", fast[name], ref[name], rtol=rtol)
+    for name in op.exact_outputs:
+        np.testing.assert_array_equal(fast[name], ref[name], err_msg=f"{op.name} {op.describe(config)}: {name}")
 
 
 def check_op_against_torch(op, config, seed):
