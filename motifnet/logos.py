@@ -105,3 +105,38 @@ def save_logo(path, pwm: np.ndarray, title: str | None = None) -> None:
     fig, ax = plt.subplots(figsize=(0.45 * pwm.shape[1] + 1.2, 2.4))
     information_logo(ax, pwm, title=title)
     save_figure(fig, path)
+
+
+def save_aligned_logos(path, top_pwm: np.ndarray, bottom_pwm: np.ndarray, bottom_shift: int = 0,
+                       top_title: str | None = None, bottom_title: str | None = None) -> None:
+    """Write two information-content logos one above the other, aligned, as a PNG (atomically).
+
+    Column ``j`` of ``bottom_pwm`` is drawn under column ``j + bottom_shift``
+    of ``top_pwm`` (so a Tomtom offset ``o`` is ``bottom_shift = -o``).  Both
+    panels span the union of the two motifs; each numbers only its own
+    columns, from 1.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from motifnet._atomic import save_figure
+    from motifnet.motif.pwm import logo_heights
+
+    top, bottom = logo_heights(top_pwm), logo_heights(bottom_pwm)
+    left = min(0, bottom_shift)  # the first grid column, in top-column coordinates
+    width = max(top.shape[1], bottom_shift + bottom.shape[1]) - left
+    # Not sharex: shared axes share tick labels, and each panel numbers its own
+    # columns; both grids are `width` wide, so draw_logo gives them one x range.
+    fig, axes = plt.subplots(2, 1, figsize=(0.45 * width + 1.2, 5.2),
+                             gridspec_kw={"hspace": 0.55})  # room for the lower title above the numbers
+    for ax, heights, start, title in ((axes[0], top, -left, top_title),
+                                      (axes[1], bottom, bottom_shift - left, bottom_title)):
+        grid = np.zeros((4, width))  # zero-height columns draw nothing: the other motif's overhang
+        grid[:, start:start + heights.shape[1]] = heights
+        draw_logo(ax, grid, ylabel="bits", title=title, ylim=(0.0, 2.0))
+        ax.set_xticks(range(1, width + 1))
+        ax.set_xticklabels([str(j - start + 1) if 0 <= j - start < heights.shape[1] else ""
+                            for j in range(width)], fontsize=7)
+    save_figure(fig, path)
