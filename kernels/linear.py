@@ -1,33 +1,39 @@
 """Fully connected layer ``y = x W^T + b``, forward and backward, torch's layouts.
 
-Shape legend:
-
+Shape legend
+------------
     x:  (..., I)    any leading batch shape; the kernels see the 2-D view (N, I),
                     N = product of the leading sizes
     w:  (O, I)      torch.nn.Linear's weight layout (out, in)
     b:  (O,)
     y:  (..., O)    dy: (..., O)   dx: (..., I)   dw: (O, I)   db: (O,)
 
-    forward:  y[n,o] = sum_i x[n,i] * w[o,i] + b[o]
-    backward: dx[n,i] = sum_o dy[n,o] * w[o,i]
-              dw[o,i] = sum_n dy[n,o] * x[n,i]
-              db[o]   = sum_n dy[n,o]
+Forward
+-------
+    y[n,o] = b[o] + sum_i x[n,i] * w[o,i]                                               (F1)
 
-No BLAS: explicit loops whose innermost loop runs along a contiguous row, so
-LLVM vectorises it (the fastmath set in ``kernels._jit`` allows reassociating
-the sums).  Each loop folds several rows into one pass (four rows of x per weight
-load in the forward, several terms per read-modify-write of dx and dw in the
-backward; eight for dx): ~15-25% faster than one row at a time at 7904 -> 16.
+Backward, derived
+-----------------
+L is the loss and dy[n,o] = dL/dy[n,o] is given.  b[o] appears in every row's
+output o with coefficient 1; w[o,i] in every row's output o with coefficient
+x[n,i]; x[n,i] in every output o of row n with coefficient w[o,i]:
 
-Unchecked entry points (all arguments positional, no defaults, no checks;
-C-contiguous arrays of one float dtype; a missing bias is passed as zeros):
+    db[o]   += sum_n dy[n,o]                                                            (B1)
+    dw[o,i] += sum_n dy[n,o] * x[n,i]          (dw = dy^T x)                            (B2)
+    dx[n,i] += sum_o dy[n,o] * w[o,i]          (dx = dy w)                              (B3)
 
-    _linear_forward(x2d, w, bias) -> y2d
-    _linear_backward(dy2d, x2d, w, need_dx) -> (dx2d, dw, db)
-        dx2d is an empty (0, 0) array when need_dx is False
+How the fast loops compute exactly (F1)-(B3), and why
+-----------------------------------------------------
+No BLAS: explicit loops whose innermost loop runs along a contiguous row, so LLVM
+vectorises it (the fastmath set in ``_jit`` allows reassociating the sums).  Each
+loop folds several rows into one pass: four rows of x per weight load in the
+forward, several terms per read-modify-write of dx and dw in the backward (eight
+for dx): ~15-25% faster than one row at a time at 7904 -> 16.  Output rows (forward,
+dx) and column blocks of dw are independent slices, the unit of thread parallelism.
 
-Each picks a serial or a thread-parallel loop nest by the number of
-multiply-adds, see ``kernels._jit.use_parallel``.
+Layout of this file: 1. the reference loops, plain, float64; 2. the fast loops and
+their entry points ``linear_forward_into`` and ``linear_backward_into`` (the one
+contract of every fast kernel, see ``motifnet.kernels``); 3. the checked entry points.
 """
 
 from __future__ import annotations
@@ -37,10 +43,51 @@ import math
 import numpy as np
 from numba import prange
 
-from motifnet.kernels._jit import jit, jit_parallel, use_parallel
+from motifnet.kernels._jit import SerialOrParallel
 from motifnet.kernels._validate import check_float_array, check_shape
 
-__all__ = ["linear_forward", "linear_backward"]
+__all__ = [
+    "linear_forward_reference", "linear_backward_reference",
+    "linear_forward_into", "linear_backward_into",
+    "linear_forward", "linear_backward",
+]
+
+
+# ----------------------------------------------------------------------------- 1. reference
+def linear_forward_reference(x, w, bias):
+    """(F1), one output element at a time, in float64: ``y`` (..., O).  ``bias`` may be None."""
+    lead = x.shape[:-1]
+    x2 = x.reshape(-1, x.shape[-1])
+    y = np.zeros((x2.shape[0], w.shape[0]))
+    for n in range(x2.shape[0]):
+        for o in range(w.shape[0]):
+            acc = 0.0 if bias is None else float(bias[o])
+            for i in range(w.shape[1]):
+                acc += float(w[o, i]) * float(x2[n, i])
+            y[n, o] = acc
+    return y.reshape(lead + (w.shape[0],))
+
+
+def linear_backward_reference(dy, x, w):
+    """(B1)-(B3) in float64: ``(dx, dw, db)``, visiting every term of (F1) once."""
+    x2 = x.reshape(-1, x.shape[-1])
+    dy2 = dy.reshape(-1, dy.shape[-1])
+    dx = np.zeros(x2.shape)
+    dw = np.zeros(w.shape)
+    db = np.zeros(w.shape[0])
+    for n in range(x2.shape[0]):
+        for o in range(w.shape[0]):
+            g = float(dy2[n, o])
+            db[o] += g                                   # (B1)
+            for i in range(w.shape[1]):
+                dw[o, i] += g * float(x2[n, i])          # (B2)
+                dx[n, i] += g * float(w[o, i])           # (B3)
+    return dx.reshape(x.shape), dw, db
+
+
+# ----------------------------------------------------------------------------- 2. fast
+# Computes exactly the reference above (up to the order of the float sums); the
+# layout differs for the reasons in the module docstring.
 
 # dw is computed in column blocks of this many inputs: a (O, 256) block of dw stays in
 # L1 while all N rows of x stream past it once, and the blocks are independent slices
@@ -48,13 +95,12 @@ __all__ = ["linear_forward", "linear_backward"]
 _DW_BLOCK = 256
 
 
-def _forward_loops(x, w, bias):
-    # x: (N, I)  w: (O, I)  bias: (O,)  y: (N, O)
-    # Four rows of x share each load of a weight row (4 multiply-adds per w load).
+def _forward_loops(x, w, bias, y):
+    # x: (N, I)  w: (O, I)  bias: (O,)  y: (N, O) written
+    # (F1), four rows of x sharing each load of a weight row (4 multiply-adds per w load).
     N, I = x.shape
     O = w.shape[0]
     zero = x.dtype.type(0)
-    y = np.empty((N, O), dtype=x.dtype)
     n_quads = N // 4
     for q in prange(n_quads + N % 4):  # independent output rows (groups of 4, then the rest)
         if q < n_quads:
@@ -88,24 +134,18 @@ def _forward_loops(x, w, bias):
                 for i in range(I):
                     acc0 += x0[i] * w_row[i]
                 y[n, o] = acc0 + bias[o]
-    return y
 
 
-def _backward_loops(dy, x, w, need_dx):
-    # dy: (N, O)  x: (N, I)  w: (O, I)  dx: (N, I)  dw: (O, I)  db: (O,)
-    # backward inverts forward line: y[n,o] = sum_i x[n,i] * w[o,i] + b[o]
+def _backward_loops(dy, x, w, dx, dw, db, need_dx):
+    # dy: (N, O)  x: (N, I)  w: (O, I); dx: (N, I) (if need_dx), dw: (O, I), db: (O,) ADDED to
     # Both products fold several terms into each read-modify-write of the output row
     # (8 for dx: 1.3 -> 1.0 ms at 7904 -> 16; 4 for dw, where 8 gained nothing).
     N, I = x.shape
     O = w.shape[0]
-    zero = x.dtype.type(0)
     if need_dx:
-        dx = np.empty((N, I), dtype=x.dtype)
         O8 = O - O % 8
-        for n in prange(N):  # dx[n, :] = sum_o dy[n,o] w[o, :]
+        for n in prange(N):  # (B3): dx[n, :] += sum_o dy[n,o] w[o, :]
             dx_row = dx[n]
-            for i in range(I):  # zeroed here, while the row is in L1
-                dx_row[i] = zero
             for o in range(0, O8, 8):  # eight weight rows per pass over dx[n, :]
                 g0 = dy[n, o]
                 g1 = dy[n, o + 1]
@@ -131,12 +171,9 @@ def _backward_loops(dy, x, w, need_dx):
                 w_row = w[o]
                 for i in range(I):
                     dx_row[i] += g * w_row[i]
-    else:
-        dx = np.empty((0, 0), dtype=x.dtype)
-    dw = np.zeros((O, I), dtype=x.dtype)
     N4 = N - N % 4
     n_blocks = (I + _DW_BLOCK - 1) // _DW_BLOCK
-    for blk in prange(n_blocks):  # dw[:, block] = sum_n dy[n, :]^T x[n, block]
+    for blk in prange(n_blocks):  # (B2): dw[:, block] += sum_n dy[n, :]^T x[n, block]
         i0 = blk * _DW_BLOCK
         i1 = min(I, i0 + _DW_BLOCK)
         for n in range(0, N4, 4):
@@ -159,33 +196,29 @@ def _backward_loops(dy, x, w, need_dx):
                 dw_blk = dw[o, i0:i1]
                 for i in range(i1 - i0):
                     dw_blk[i] += g * x0[i]
-    db = np.zeros(O, dtype=x.dtype)
-    for n in range(N):
+    for n in range(N):  # (B1)
         for o in range(O):
             db[o] += dy[n, o]
-    return dx, dw, db
 
 
-_forward_serial = jit(_forward_loops)
-_forward_parallel = jit_parallel(_forward_loops)
-_backward_serial = jit(_backward_loops)
-_backward_parallel = jit_parallel(_backward_loops)
+_forward = SerialOrParallel(_forward_loops)
+_backward = SerialOrParallel(_backward_loops)
+_EMPTY = {np.dtype(np.float32): np.zeros((0, 0), np.float32), np.dtype(np.float64): np.zeros((0, 0), np.float64)}
 
 
-def _linear_forward(x, w, bias):
-    """``_linear_forward(x2d, w, bias) -> y2d``, unchecked; bias is never None."""
-    if use_parallel(x.shape[0] * w.size):
-        return _forward_parallel(x, w, bias)
-    return _forward_serial(x, w, bias)
+def linear_forward_into(x, w, bias, y):
+    """Fast (F1), unchecked: writes ``y`` (N, O).  x (N, I), w (O, I), bias (O,) (zeros for
+    no bias), y: C-contiguous 2-D views of one float dtype."""
+    _forward(x.shape[0] * w.size, x, w, bias, y)
 
 
-def _linear_backward(dy, x, w, need_dx):
-    """``_linear_backward(dy2d, x2d, w, need_dx) -> (dx2d or empty (0, 0), dw, db)``, unchecked."""
-    if use_parallel(x.shape[0] * w.size):
-        return _backward_parallel(dy, x, w, need_dx)
-    return _backward_serial(dy, x, w, need_dx)
+def linear_backward_into(dy, x, w, dx, dw, db):
+    """Fast (B1)-(B3), unchecked: ADDS into ``dx`` (N, I) (skipped when None), ``dw`` and ``db``."""
+    need_dx = dx is not None
+    _backward(x.shape[0] * w.size, dy, x, w, dx if need_dx else _EMPTY[x.dtype], dw, db, need_dx)
 
 
+# ----------------------------------------------------------------------------- 3. checked
 def _check_x_w(x, w):
     check_float_array("x", x)
     if x.ndim < 1:
@@ -218,7 +251,8 @@ def linear_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None) -> np.
         check_shape("bias", bias, (out_features,))
     lead = x.shape[:-1]
     n_rows = math.prod(lead)
-    y = _linear_forward(x.reshape(n_rows, in_features), w, bias)
+    y = np.empty((n_rows, out_features), dtype=x.dtype)
+    linear_forward_into(x.reshape(n_rows, in_features), w, bias, y)
     return y.reshape(lead + (out_features,))
 
 
@@ -248,6 +282,8 @@ def linear_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, need_dx: bool 
     if not isinstance(need_dx, (bool, np.bool_)):
         raise TypeError(f"need_dx must be a bool, got {type(need_dx).__name__}")
     n_rows = math.prod(lead)
-    dx, dw, db = _linear_backward(dy.reshape(n_rows, out_features), x.reshape(n_rows, in_features),
-                                  w, bool(need_dx))
+    dx = np.zeros((n_rows, in_features), dtype=x.dtype) if need_dx else None
+    dw = np.zeros_like(w)
+    db = np.zeros(out_features, dtype=x.dtype)
+    linear_backward_into(dy.reshape(n_rows, out_features), x.reshape(n_rows, in_features), w, dx, dw, db)
     return (dx.reshape(x.shape) if need_dx else None), dw, db

@@ -35,7 +35,7 @@ from typing import Callable
 
 import numpy as np
 
-from motifnet.kernels import conv1d, conv1d_onehot, maxpool1d, relu
+from motifnet.kernels import conv1d, conv1d_onehot, linear, maxpool1d, relu
 
 
 @dataclass(frozen=True)
@@ -441,5 +441,70 @@ MAXPOOL1D = Op(
 )
 
 
-OPS: list[Op] = [RELU, CONV1D, CONV1D_ONEHOT, MAXPOOL1D]
+# ------------------------------------------------------------------------------ linear
+def _linear_draw(draw):
+    return {"lead": tuple(draw(1, 8) for _ in range(draw(1, 3))), "n_in": draw(1, 64),
+            "n_out": draw(1, 64), "need_dx": bool(draw(0, 1))}
+
+
+def _linear_inputs(c, rng, dtype=np.float64, smooth=False):
+    x = rng.standard_normal(c["lead"] + (c["n_in"],))
+    w = rng.standard_normal((c["n_out"], c["n_in"])) / np.sqrt(c["n_in"])
+    return {"x": x.astype(dtype), "w": w.astype(dtype), "bias": rng.standard_normal(c["n_out"]).astype(dtype)}
+
+
+def _linear_allocate(c, inputs):
+    x, w = inputs["x"], inputs["w"]
+    return {"y": np.empty(c["lead"] + (c["n_out"],), dtype=x.dtype), "d_x": np.zeros_like(x),
+            "d_w": np.zeros_like(w), "d_bias": np.zeros_like(inputs["bias"])}
+
+
+def _rows(a):
+    return a.reshape(-1, a.shape[-1])
+
+
+def _linear_backward_into(c, inputs, bufs, d):
+    dx = _rows(bufs["d_x"]) if c.get("need_dx", True) else None
+    linear.linear_backward_into(_rows(d["y"]), _rows(inputs["x"]), inputs["w"], dx, bufs["d_w"], bufs["d_bias"])
+
+
+def _linear_reference(c, inputs, d):
+    y = linear.linear_forward_reference(inputs["x"], inputs["w"], inputs["bias"])
+    dx, dw, db = linear.linear_backward_reference(d["y"], inputs["x"], inputs["w"])
+    return {"y": y, "d_x": dx, "d_w": dw, "d_bias": db}
+
+
+def _linear_torch(c, t):
+    import torch.nn.functional as F
+
+    return {"y": F.linear(t["x"], t["w"], t["bias"])}
+
+
+LINEAR = Op(
+    name="linear",
+    module="kernels/linear.py",
+    summary="fully connected layer y = x W^T + b over any leading shape",
+    torch_equivalent="torch.nn.functional.linear",
+    derivation="kernels/linear.py, 'Backward, derived': (B1) db, (B2) dw = dy^T x, (B3) dx = dy W",
+    draw_config=_linear_draw,
+    shapes={
+        "tiny": {"lead": (2,), "n_in": 3, "n_out": 2},
+        "seed": {"lead": (32,), "n_in": 288, "n_out": 16},          # the primer's fc1
+        "large": {"lead": (256,), "n_in": 7904, "n_out": 16},       # fc1 at length 1000
+    },
+    make_inputs=_linear_inputs,
+    grad_inputs=lambda c: ("x", "w", "bias") if c.get("need_dx", True) else ("w", "bias"),
+    outputs=("y",),
+    allocate=_linear_allocate,
+    forward_into=lambda c, inputs, bufs: linear.linear_forward_into(
+        _rows(inputs["x"]), inputs["w"], inputs["bias"], _rows(bufs["y"])),
+    backward_into=_linear_backward_into,
+    reference=_linear_reference,
+    torch_forward=_linear_torch,
+    describe=lambda c: f"x({','.join(map(str, c['lead'] + (c['n_in'],)))}) w({c['n_out']},{c['n_in']})"
+    + ("" if c.get("need_dx", True) else " no dx"),
+)
+
+
+OPS: list[Op] = [RELU, CONV1D, CONV1D_ONEHOT, MAXPOOL1D, LINEAR]
 BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
