@@ -1,41 +1,53 @@
 """Binary cross-entropy on logits, forward and backward, torch's formula and semantics.
 
-Shape legend (the kernels see flat C-order views, read as rows of P columns):
-
+Shape legend (the kernels see flat C-order views, read as rows of P columns)
+------------
     logits:     (...)       any shape, flattened to (n,) = (n // P rows, P)
     targets:    (...)       the logits' shape; probabilities in [0, 1] (soft labels allowed,
                             not checked, as torch)
     pos_weight: (P,)        P = 1, or P = the logits' last dimension (torch broadcasting);
                             None means P = 1 with weight 1
     loss:       (...) for reduction "none", a float for "mean" and "sum"
-    d_logits:   (...)
+    d_logits:   (...)       d_loss: the reduced loss's gradient (a number), or (...) for "none"
 
-    forward:  w[j]    = 1 + (pos_weight[j % P] - 1) * t[j]
-              loss[j] = (1 - t[j]) x[j] + w[j] softplus(-x[j]),
-              softplus(z) = max(z, 0) + log1p(exp(-|z|))           (never overflows)
-              mean: sum_j loss[j] / n    sum: sum_j loss[j]
-    backward: d_logits[j] = (w[j] sigmoid(x[j]) - pos_weight[j % P] t[j]) * s[j],
-              s = d_loss / n (mean), d_loss (sum), d_loss[j] (none)
-              sigmoid(x) = 1 / (1 + exp(-x)) for x >= 0, exp(x) / (1 + exp(x)) for x < 0
+Forward
+-------
+torch's BCEWithLogitsLoss, with p = pos_weight[j % P], t = targets[j], x = logits[j]:
+
+    loss[j] = -[ p t log sigmoid(x) + (1 - t) log(1 - sigmoid(x)) ]
+
+Since log sigmoid(x) = -softplus(-x) and log(1 - sigmoid(x)) = -softplus(x)
+= -(x + softplus(-x)), with softplus(z) = log(1 + e^z):
+
+    loss[j] = (1 - t) x + w softplus(-x),      w = 1 + (p - 1) t                      (F1)
+    softplus(z) = max(z, 0) + log1p(exp(-|z|))                  (never overflows)
+    mean: sum_j loss[j] / n        sum: sum_j loss[j]        none: loss itself           (F2)
+
+Backward, derived
+-----------------
+d softplus(z)/dz = sigmoid(z), so from (F1):
+
+    d loss[j] / dx = (1 - t) - w sigmoid(-x) = (1 - t) - w (1 - sigmoid(x))
+                   = w sigmoid(x) - p t              (since 1 - t - w = -p t)
+
+and (F2) scales it by the reduction:
+
+    d_logits[j] += (w sigmoid(x) - p t) * s[j],   s = d_loss / n (mean), d_loss (sum),
+                                                   d_loss[j] (none)                        (B1)
+    sigmoid(x) = 1 / (1 + exp(-x)) for x >= 0,  exp(x) / (1 + exp(x)) for x < 0
 
 Every exp() takes a non-positive argument, so the loss and its gradient stay
 finite for any finite logit (checked at +-1e4 in float32).
 
-Unchecked entry points (all arguments positional, no defaults, no checks;
-1-D C-contiguous arrays of one float dtype):
-
-    _bce_with_logits_forward(logits1d, targets1d, pos_weight1d, reduction_code) -> loss1d
-    _bce_with_logits_backward(logits1d, targets1d, pos_weight1d, reduction_code, d_loss1d)
-        -> d_logits1d
-
-    pos_weight1d: (P,) with P dividing n (pass ``np.ones(1)`` for no pos_weight);
-    reduction_code: REDUCTION_NONE = 0, REDUCTION_MEAN = 1, REDUCTION_SUM = 2;
-    loss1d: (n,) for "none", (1,) holding the reduced loss for "mean"/"sum";
-    d_loss1d: (n,) for "none", (1,) for "mean"/"sum".
+Layout of this file: 1. the reference loops, plain, float64; 2. the fast loops and
+their entry points ``bce_with_logits_forward_into`` and ``bce_with_logits_backward_into``
+(the one contract of every fast kernel, see ``motifnet.kernels``); 3. the checked
+entry points.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -43,7 +55,12 @@ import numpy as np
 from motifnet.kernels._jit import jit
 from motifnet.kernels._validate import check_float_array
 
-__all__ = ["bce_with_logits_forward", "bce_with_logits_backward"]
+__all__ = [
+    "bce_with_logits_forward_reference", "bce_with_logits_backward_reference",
+    "bce_with_logits_forward_into", "bce_with_logits_backward_into",
+    "bce_with_logits_forward", "bce_with_logits_backward",
+    "REDUCTION_NONE", "REDUCTION_MEAN", "REDUCTION_SUM",
+]
 
 REDUCTION_NONE = 0
 REDUCTION_MEAN = 1
@@ -51,15 +68,58 @@ REDUCTION_SUM = 2
 _REDUCTIONS = {"none": REDUCTION_NONE, "mean": REDUCTION_MEAN, "sum": REDUCTION_SUM}
 
 
+# ----------------------------------------------------------------------------- 1. reference
+def _softplus(z):
+    return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
+
+
+def _pos_weights(pos_weight, shape):
+    return np.ones(shape) if pos_weight is None else np.broadcast_to(np.asarray(pos_weight, np.float64), shape)
+
+
+def bce_with_logits_forward_reference(logits, targets, pos_weight=None, reduction="mean"):
+    """(F1)-(F2) one element at a time, in float64: a float, or an array for "none"."""
+    pw = _pos_weights(pos_weight, logits.shape)
+    loss = np.zeros(logits.shape)
+    for j in np.ndindex(logits.shape):
+        x, t = float(logits[j]), float(targets[j])
+        loss[j] = (1.0 - t) * x + (1.0 + (pw[j] - 1.0) * t) * _softplus(-x)
+    if reduction == "mean":
+        return float(loss.sum() / loss.size)
+    if reduction == "sum":
+        return float(loss.sum())
+    return loss
+
+
+def bce_with_logits_backward_reference(logits, targets, pos_weight=None, reduction="mean", d_loss=1.0):
+    """(B1) one element at a time, in float64: ``d_logits``."""
+    pw = _pos_weights(pos_weight, logits.shape)
+    d_logits = np.zeros(logits.shape)
+    for j in np.ndindex(logits.shape):
+        x, t = float(logits[j]), float(targets[j])
+        sig = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+        g = (1.0 + (pw[j] - 1.0) * t) * sig - pw[j] * t
+        if reduction == "mean":
+            g *= float(d_loss) / logits.size
+        elif reduction == "sum":
+            g *= float(d_loss)
+        else:
+            g *= float(d_loss[j])
+        d_logits[j] = g
+    return d_logits
+
+
+# ----------------------------------------------------------------------------- 2. fast
+# Computes exactly the reference above, on flat views; serial (a loss over one batch
+# of logits is microseconds of work).
+
 @jit
-def _bce_with_logits_forward(logits, targets, pos_weight, reduction_code):
-    """``(logits1d, targets1d, pos_weight1d, reduction_code) -> loss1d``, unchecked."""
-    # logits: (n,)  targets: (n,)  pos_weight: (P,)  loss: (n,) or (1,)
+def _forward_loop(logits, targets, pos_weight, reduction_code, loss):
+    # logits, targets: (n,)  pos_weight: (P,)  loss: (n,) for "none", (1,) otherwise; written
     n = logits.shape[0]
     P = pos_weight.shape[0]
     zero = logits.dtype.type(0)
     one = logits.dtype.type(1)
-    loss = np.empty(n if reduction_code == 0 else 1, dtype=logits.dtype)
     total = zero
     for r in range(n // P):
         for p in range(P):
@@ -67,26 +127,21 @@ def _bce_with_logits_forward(logits, targets, pos_weight, reduction_code):
             x = logits[j]
             t = targets[j]
             weight = one + (pos_weight[p] - one) * t
-            # softplus(-x) = max(-x, 0) + log1p(exp(-|x|))
             softplus_neg_x = max(-x, zero) + np.log1p(np.exp(-abs(x)))
-            value = (one - t) * x + weight * softplus_neg_x
+            value = (one - t) * x + weight * softplus_neg_x  # (F1)
             if reduction_code == 0:
                 loss[j] = value
             else:
                 total += value
-    if reduction_code == 1:
+    if reduction_code == 1:  # (F2)
         loss[0] = total / logits.dtype.type(n)
     elif reduction_code == 2:
         loss[0] = total
-    return loss
 
 
 @jit
-def _bce_with_logits_backward(logits, targets, pos_weight, reduction_code, d_loss):
-    """``(logits1d, targets1d, pos_weight1d, reduction_code, d_loss1d) -> d_logits1d``, unchecked."""
-    # logits: (n,)  targets: (n,)  pos_weight: (P,)  d_loss: (n,) or (1,)  d_logits: (n,)
-    # backward inverts forward line: loss[j] = (1 - t) x + w softplus(-x)
-    #   d/dx = (1 - t) - w sigmoid(-x) = w sigmoid(x) - pw t     (using w = 1 - t + pw t)
+def _backward_loop(logits, targets, pos_weight, reduction_code, d_loss, d_logits):
+    # logits, targets: (n,)  pos_weight: (P,)  d_loss: (n,) or (1,)  d_logits: (n,) ADDED to
     n = logits.shape[0]
     P = pos_weight.shape[0]
     zero = logits.dtype.type(0)
@@ -94,7 +149,6 @@ def _bce_with_logits_backward(logits, targets, pos_weight, reduction_code, d_los
     scale = d_loss[0] if d_loss.shape[0] > 0 else zero
     if reduction_code == 1:
         scale = scale / logits.dtype.type(n)
-    d_logits = np.empty(n, dtype=logits.dtype)
     for r in range(n // P):
         for p in range(P):
             j = r * P + p
@@ -104,9 +158,50 @@ def _bce_with_logits_backward(logits, targets, pos_weight, reduction_code, d_los
             weight = one + (pw - one) * t
             e = np.exp(-abs(x))  # in (0, 1]: no overflow for any x
             sig = one / (one + e) if x >= zero else e / (one + e)
-            g = weight * sig - pw * t
-            d_logits[j] = g * (d_loss[j] if reduction_code == 0 else scale)
-    return d_logits
+            g = weight * sig - pw * t  # (B1)
+            d_logits[j] += g * (d_loss[j] if reduction_code == 0 else scale)
+
+
+def bce_with_logits_forward_into(logits, targets, pos_weight, reduction_code, loss):
+    """Fast (F1)-(F2), unchecked: writes ``loss`` (the logits' shape for REDUCTION_NONE,
+    a 0-d or 1-element array otherwise).
+
+    logits, targets: C-contiguous, one shape and float dtype; pos_weight (P,) with P = 1
+    or the logits' last dimension (``np.ones(1)`` for none).
+    """
+    _forward_loop(logits.reshape(-1), targets.reshape(-1), pos_weight, reduction_code, loss.reshape(-1))
+
+
+def bce_with_logits_backward_into(logits, targets, pos_weight, reduction_code, d_loss, d_logits):
+    """Fast (B1), unchecked: ADDS into ``d_logits`` (the logits' shape).
+
+    ``d_loss``: an array of the logits' shape for REDUCTION_NONE, a 1-element array otherwise.
+    """
+    _backward_loop(logits.reshape(-1), targets.reshape(-1), pos_weight, reduction_code,
+                   d_loss.reshape(-1), d_logits.reshape(-1))
+
+
+# ----------------------------------------------------------------------------- 3. checked
+def check_pos_weight(pos_weight, last_dim, dtype):
+    """Check ``pos_weight`` is None or a (1,) or (last_dim,) array of ``dtype``; return it as (P,).
+
+    A (P,) array applies weight j to column j of the logits' last dimension, as torch
+    broadcasts it; any other length would leave logits without a weight.
+    """
+    if pos_weight is None:
+        return np.ones(1, dtype=dtype)
+    check_float_array("pos_weight", pos_weight, ndim=1, dtype=dtype)
+    if pos_weight.shape[0] not in (1, last_dim):
+        raise ValueError(f"pos_weight must have shape (1,) or ({last_dim},) (the logits' last "
+                         f"dimension), got {pos_weight.shape}")
+    return pos_weight
+
+
+def reduction_code(reduction) -> int:
+    """REDUCTION_NONE, _MEAN or _SUM for "none", "mean", "sum"; ValueError otherwise."""
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of 'mean', 'sum', 'none', got {reduction!r}")
+    return _REDUCTIONS[reduction]
 
 
 def _check_inputs(logits, targets, pos_weight, reduction):
@@ -114,17 +209,8 @@ def _check_inputs(logits, targets, pos_weight, reduction):
     check_float_array("targets", targets, dtype=logits.dtype)
     if targets.shape != logits.shape:
         raise ValueError(f"targets must have the logits' shape {logits.shape}, got {targets.shape}")
-    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of 'mean', 'sum', 'none', got {reduction!r}")
-    if pos_weight is None:
-        pos_weight = np.ones(1, dtype=logits.dtype)
-    else:
-        check_float_array("pos_weight", pos_weight, ndim=1, dtype=logits.dtype)
-        last = logits.shape[-1] if logits.ndim else 1
-        if pos_weight.shape[0] not in (1, last):
-            raise ValueError(f"pos_weight must have shape (1,) or ({last},) (the logits' last "
-                             f"dimension), got {pos_weight.shape}")
-    return pos_weight, _REDUCTIONS[reduction]
+    code = reduction_code(reduction)
+    return check_pos_weight(pos_weight, logits.shape[-1] if logits.ndim else 1, logits.dtype), code
 
 
 def bce_with_logits_forward(logits: np.ndarray, targets: np.ndarray, pos_weight: np.ndarray | None = None,
@@ -145,10 +231,11 @@ def bce_with_logits_forward(logits: np.ndarray, targets: np.ndarray, pos_weight:
     loss : float for "mean" and "sum"; ndarray of the logits' shape for "none"
     """
     pos_weight, code = _check_inputs(logits, targets, pos_weight, reduction)
-    loss = _bce_with_logits_forward(logits.reshape(-1), targets.reshape(-1), pos_weight, code)
+    loss = np.empty(logits.shape if code == REDUCTION_NONE else (), dtype=logits.dtype)
+    bce_with_logits_forward_into(logits, targets, pos_weight, code, loss)
     if code == REDUCTION_NONE:
-        return loss.reshape(logits.shape)
-    return float(loss[0])
+        return loss
+    return float(loss)
 
 
 def bce_with_logits_backward(logits: np.ndarray, targets: np.ndarray, pos_weight: np.ndarray | None = None,
@@ -172,7 +259,6 @@ def bce_with_logits_backward(logits: np.ndarray, targets: np.ndarray, pos_weight
         if d_loss.shape != logits.shape:
             raise ValueError(f"d_loss must have the logits' shape {logits.shape} for reduction='none', "
                              f"got {d_loss.shape}")
-        d_loss = d_loss.reshape(-1)
     else:
         if isinstance(d_loss, np.ndarray) and d_loss.size == 1:
             d_loss = d_loss.reshape(-1)[0]
@@ -180,5 +266,6 @@ def bce_with_logits_backward(logits: np.ndarray, targets: np.ndarray, pos_weight
             raise TypeError(f"d_loss must be a real number for reduction={reduction!r}, "
                             f"got {type(d_loss).__name__}")
         d_loss = np.full(1, d_loss, dtype=logits.dtype)
-    d_logits = _bce_with_logits_backward(logits.reshape(-1), targets.reshape(-1), pos_weight, code, d_loss)
-    return d_logits.reshape(logits.shape)
+    d_logits = np.zeros_like(logits)
+    bce_with_logits_backward_into(logits, targets, pos_weight, code, d_loss, d_logits)
+    return d_logits
