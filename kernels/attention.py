@@ -1,46 +1,67 @@
-"""Additive (Bahdanau) attention: forward and backward.
+"""Additive (Bahdanau) attention, forward and backward.
 
-Shape legend (B batch, H hidden = channels, L positions):
-
+Shape legend (B batch, H hidden = channels, L positions)
+------------
     q        (B, H)       query, one vector per sequence
     k        (B, H, L)    keys = values, in the (N, C, L) layout of the pooled
                           conv features, so a model passes its pooled array
                           straight in (torch's reference module takes (B, L, H)
                           keys; ours is its transpose on the last two axes)
-    W        (H, 2H)      torch Linear(2H, H) weight, acting on [q ; k[:, l]]
+    W        (H, 2H)      torch Linear(2H, H) weight, acting on [q ; k[:, l]];
+                          W_q = W[:, :H], W_k = W[:, H:]
     bias     (H,)
     v        (H,)
-    energy   (B, L, H)    tanh(pre), cached by the forward for the backward
+    energy   (B, L, H)    tanh(pre), kept by the forward for the backward
     weights  (B, L)       softmax over positions
     context  (B, H)
 
-Forward, per sequence b (W_q = W[:, :H], W_k = W[:, H:]):
+Forward, per sequence b (the index b is dropped)
+-------
+    pre[l, j]  = bias[j] + sum_i W_q[j, i] q[i] + sum_i W_k[j, i] k[i, l]            (F1)
+    e[l, j]    = tanh(pre[l, j])                                                     (F2)
+    s[l]       = sum_j v[j] e[l, j]                                                  (F3)
+    a[l]       = exp(s[l] - max s) / sum_m exp(s[m] - max s)                         (F4)
+    context[h] = sum_l a[l] k[h, l]                                                  (F5)
 
-    pre[l, j]  = bias[j] + sum_i W_q[j, i] q[b, i] + sum_i W_k[j, i] k[b, i, l]   (F1)
-    e[l, j]    = tanh(pre[l, j])                                                  (F2)
-    s[l]       = sum_j v[j] e[l, j]                                               (F3)
-    a[l]       = exp(s[l] - max s) / sum_m exp(s[m] - max s)                      (F4)
-    context[h] = sum_l a[l] k[b, h, l]                                            (F5)
+Backward, derived (F5 back to F1; d_z = dL/dz, d_context given)
+-----------------
+    (B1) F5: context is linear in a and in k:
+             d_a[l] = sum_h d_context[h] k[h, l],   value path  dk[h, l] += a[l] d_context[h]
+    (B2) F4: da[m]/ds[l] = a[m] (delta_ml - a[l]), so
+             d_s[l] = sum_m d_a[m] a[m] (delta_ml - a[l]) = a[l] (d_a[l] - sum_m a[m] d_a[m])
+    (B3) F3: dv[j] += sum_l d_s[l] e[l, j],        d_e[l, j] = d_s[l] v[j]
+    (B4) F2: tanh' = 1 - tanh^2:                   d_pre[l, j] = d_e[l, j] (1 - e[l, j]^2)
+    (B5) F1, key part:  dW_k[j, i] += sum_l d_pre[l, j] k[i, l],
+                        key path  dk[i, l] += sum_j d_pre[l, j] W_k[j, i]
+    (B6) F1, query part and bias, shared by every position: d_qproj[j] = sum_l d_pre[l, j]
+             db[j] += d_qproj[j],  dW_q[j, i] += d_qproj[j] q[i],  dq[i] += sum_j d_qproj[j] W_q[j, i]
+    (B7) keys are also values: dk is the sum of the value path (B1) and the key path (B5)
 
-The query term of F1 is the same for every position, so it is computed once
-per sequence (``qproj``), not L times as torch's cat + Linear does.  F4 is
-max-subtracted: scores of +-1e4 in float32 give no inf/NaN.
+Every gradient is added (+=) into the caller's buffer (the one contract of every fast
+kernel, see ``motifnet.kernels``), so the model's pooled-feature gradient can collect
+the attention's dk, the query's share and the dense branch's in one buffer.
 
-Backward reads F5..F1 backwards.  Keys are also values, so dk gets two terms:
-the value path of F5 and the key path of F1.
-
-Cache choice: the unchecked ``_attention_forward`` returns ``energy`` and
-``weights`` and the unchecked ``_attention_backward`` takes them instead of
-recomputing F1 (the forward's one O(B L H^2) step); the public
-``attention_backward`` keeps the stateless signature of the API contract and
-recomputes the forward itself.
+How the fast loops compute exactly (F1)-(B7), and why
+-----------------------------------------------------
+The query term of F1 is the same for every position, so it is computed once per
+sequence (``qproj``), not L times as torch's cat + Linear does.  F4 is
+max-subtracted: scores of +-1e4 in float32 give no inf/NaN.  The forward keeps
+``energy`` and ``weights`` and the backward takes them instead of recomputing F1
+(the forward's one O(B L H^2) step).  k[b] is transposed to (L, H) so the sums of
+F1 and B5 run over contiguous memory, four rows at a time (register blocking).
 
 tanh (F2) is written with ``exp``: tanh(x) = sign(x) (1 - e) / (1 + e) with
-e = exp(-2|x|) in (0, 1], so nothing overflows and NaN propagates; the
-absolute error is <= ~1.5 ulp(1) (9e-8 in float32, 2e-16 in float64).  Numba's
-``math.tanh`` calls libm's tanhf (~15 ns each); expf is far cheaper: 4.5 ms
-instead of 30 ms over 2M float32 values here, which at (B, L, H) = (256, 247,
-32) is the difference between tanh dominating the forward or not.
+e = exp(-2|x|) in (0, 1], so nothing overflows and NaN propagates; the absolute
+error is <= ~1.5 ulp(1) (9e-8 in float32, 2e-16 in float64).  Numba's
+``math.tanh`` calls libm's tanhf (~15 ns each); expf is far cheaper: 4.5 ms instead
+of 30 ms over 2M float32 values here, which at (B, L, H) = (256, 247, 32) is the
+difference between tanh dominating the forward or not.  Sequences are independent:
+blocks of them are the unit of thread parallelism (dW, db, dv one private set per
+thread, summed serially afterwards).
+
+Layout of this file: 1. the reference loops, plain, float64; 2. the fast loops and
+their entry points ``attention_forward_into`` and ``attention_backward_into``;
+3. the checked entry points.
 """
 
 from __future__ import annotations
@@ -54,6 +75,72 @@ from numba import prange
 from motifnet.kernels._jit import jit, jit_parallel, use_parallel
 from motifnet.kernels._validate import check_float_array, check_shape
 
+__all__ = [
+    "attention_forward_reference", "attention_backward_reference",
+    "attention_forward_into", "attention_backward_into",
+    "attention_forward", "attention_backward",
+]
+
+
+# ----------------------------------------------------------------------------- 1. reference
+def attention_forward_reference(q, k, W, bias, v):
+    """(F1)-(F5) in float64: ``(context, weights)``."""
+    B, H, L = k.shape
+    context = np.zeros((B, H))
+    weights = np.zeros((B, L))
+    for b in range(B):
+        s = np.zeros(L)
+        for l in range(L):
+            for j in range(H):
+                pre = float(bias[j])                                                   # (F1)
+                for i in range(H):
+                    pre += float(W[j, i]) * float(q[b, i]) + float(W[j, H + i]) * float(k[b, i, l])
+                s[l] += float(v[j]) * math.tanh(pre)                                   # (F2), (F3)
+        e = np.array([math.exp(s_l - s.max()) for s_l in s])
+        weights[b] = e / e.sum()                                                       # (F4)
+        for h in range(H):
+            context[b, h] = sum(weights[b, l] * float(k[b, h, l]) for l in range(L))   # (F5)
+    return context, weights
+
+
+def attention_backward_reference(d_context, q, k, W, bias, v):
+    """(B1)-(B7) in float64: ``(dq, dk, dW, db, dv)``."""
+    B, H, L = k.shape
+    dq, dk, dW = np.zeros(q.shape), np.zeros(k.shape), np.zeros(W.shape)
+    db, dv = np.zeros(bias.shape), np.zeros(v.shape)
+    for b in range(B):
+        e = np.zeros((L, H))
+        for l in range(L):
+            for j in range(H):
+                pre = float(bias[j])
+                for i in range(H):
+                    pre += float(W[j, i]) * float(q[b, i]) + float(W[j, H + i]) * float(k[b, i, l])
+                e[l, j] = math.tanh(pre)
+        s = e @ v
+        a = np.exp(s - s.max())
+        a /= a.sum()
+        d_a = np.zeros(L)
+        for l in range(L):
+            for h in range(H):
+                dk[b, h, l] += a[l] * float(d_context[b, h])                          # (B1) value path
+                d_a[l] += float(d_context[b, h]) * float(k[b, h, l])
+        d_s = a * (d_a - (a * d_a).sum())                                            # (B2)
+        for l in range(L):
+            for j in range(H):
+                dv[j] += d_s[l] * e[l, j]                                            # (B3)
+                d_pre = d_s[l] * float(v[j]) * (1.0 - e[l, j] ** 2)                  # (B3), (B4)
+                db[j] += d_pre                                                        # (B6)
+                for i in range(H):
+                    dW[j, i] += d_pre * float(q[b, i])                                # (B6)
+                    dq[b, i] += d_pre * float(W[j, i])                                # (B6)
+                    dW[j, H + i] += d_pre * float(k[b, i, l])                         # (B5)
+                    dk[b, i, l] += d_pre * float(W[j, H + i])                         # (B5) key path
+    return dq, dk, dW, db, dv
+
+
+# ----------------------------------------------------------------------------- 2. fast
+# Computes exactly the reference above (up to the order of the float sums and tanh's
+# rounding); the layout differs for the reasons in the module docstring.
 
 @jit
 def _rows_dot_rows(A, M, out):
@@ -189,8 +276,8 @@ def _forward_parallel(q, k, W, bias, v, context, weights, energy, n_chunks):
 @jit
 def _backward_rows(b0, b1, d_context, q, k, W, v, weights, energy, dq, dk, dW, db, dv):
     # d_context, q, dq: (B, H)  k, dk: (B, H, L)  W, dW: (H, 2H)  v, db, dv: (H,)
-    # weights: (B, L)  energy: (B, L, H).  dq, dk rows b0..b1-1 are written;
-    # dW, db, dv are ADDED to (the caller zeroes them, or gives each thread its own).
+    # weights: (B, L)  energy: (B, L, H).  dq, dk rows b0..b1-1, dW, db, dv are ADDED to
+    # (dW, db, dv: the caller's buffers, or one private set per thread).
     H = k.shape[1]
     L = k.shape[2]
     dt = q.dtype.type
@@ -208,19 +295,19 @@ def _backward_rows(b0, b1, d_context, q, k, W, v, weights, energy, dq, dk, dW, d
         for i in range(H):
             for l in range(L):
                 kT[l, i] = k[b, i, l]
-        # inverts F5 context[h] = sum_l a[l] k[b, h, l]:  d_a[l] = sum_h dctx[h] k[b, h, l]
+        # (B1): inverts F5 context[h] = sum_l a[l] k[b, h, l]:  d_a[l] = sum_h dctx[h] k[b, h, l]
         for l in range(L):
             acc = zero
             for h in range(H):
                 acc += d_context[b, h] * kT[l, h]
             d_a[l] = acc
-        # inverts F4 (softmax): d_s[l] = a[l] (d_a[l] - sum_m a[m] d_a[m])
+        # (B2): inverts F4 (softmax): d_s[l] = a[l] (d_a[l] - sum_m a[m] d_a[m])
         a_dot_da = zero
         for l in range(L):
             a_dot_da += weights[b, l] * d_a[l]
         for l in range(L):
             d_s[l] = weights[b, l] * (d_a[l] - a_dot_da)
-        # inverts F3 s[l] = sum_j v[j] e[l, j] and F2 e = tanh(pre): d_pre = d_s v (1 - e^2)
+        # (B3)-(B4): inverts F3 s[l] = sum_j v[j] e[l, j] and F2 e = tanh(pre): dv, d_pre = d_s v (1 - e^2)
         for j in range(H):
             d_qproj[j] = zero
         for l in range(L):
@@ -231,23 +318,21 @@ def _backward_rows(b0, b1, d_context, q, k, W, v, weights, energy, dq, dk, dW, d
                 g = ds * v[j] * (one - e[j] * e[j])
                 d_pre[l, j] = g
                 d_qproj[j] += g  # the query term of F1 is shared by all positions
-        # inverts F1, query part and bias: qproj[j] = bias[j] + sum_i W[j, i] q[b, i]
-        for i in range(H):
-            dq[b, i] = zero
+        # (B6): inverts F1's query part and bias, qproj[j] = bias[j] + sum_i W[j, i] q[b, i]
         for j in range(H):
             g = d_qproj[j]
             db[j] += g
             for i in range(H):
                 dW[j, i] += g * q[b, i]
                 dq[b, i] += g * W[j, i]
-        # inverts F1, key part: pre[l, j] += sum_i W[j, H + i] k[b, i, l]
+        # (B5): inverts F1's key part, pre[l, j] += sum_i W[j, H + i] k[b, i, l]
         #   dW[j, H + i] += sum_l d_pre[l, j] k[b, i, l]   and   dkT[l, i] = sum_j d_pre[l, j] W[j, H + i]
         _add_cols_outer_cols(d_pre, kT, dW_k)
         _rows_dot_rows(d_pre, W_kT, dkT)
-        # dk = value path of F5 (a[l] dctx[i]) + key path of F1
+        # (B7): dk = value path of F5 (a[l] dctx[i]) + key path of F1
         for i in range(H):
             for l in range(L):
-                dk[b, i, l] = weights[b, l] * d_context[b, i] + dkT[l, i]
+                dk[b, i, l] += weights[b, l] * d_context[b, i] + dkT[l, i]
     for j in range(H):
         for i in range(H):
             dW[j, H + i] += dW_k[j, i]
@@ -287,52 +372,48 @@ def _n_chunks(B: int, H: int, L: int) -> int:
     return min(B, numba.get_num_threads())
 
 
-def _attention_forward(q, k, W, bias, v):
-    """Unchecked forward: ``(q, k, W, bias, v) -> (context, weights, energy)``.
+def _n_chunks(B: int, H: int, L: int) -> int:
+    """Number of parallel row blocks for a call (1 means: run the serial loop nest)."""
+    if B < 2 or not use_parallel(B * L * H * H):
+        return 1
+    return min(B, numba.get_num_threads())
 
-    All arguments positional, valid, C-contiguous and of one dtype: q (B, H),
-    k (B, H, L), W (H, 2H), bias (H,) (zeros when the model has none), v (H,).
-    Returns context (B, H), weights (B, L) and the cache energy (B, L, H) that
-    ``_attention_backward`` takes.
+
+def attention_forward_into(q, k, W, bias, v, context, weights, energy):
+    """Fast (F1)-(F5), unchecked: writes ``context`` (B, H), ``weights`` (B, L) and the cache
+    ``energy`` (B, L, H) that ``attention_backward_into`` takes.
+
+    All arrays C-contiguous and of one float dtype: q (B, H), k (B, H, L), W (H, 2H),
+    bias (H,) (zeros when the model has none), v (H,).
     """
     B, H, L = k.shape
-    context = np.empty((B, H), dtype=q.dtype)
-    weights = np.empty((B, L), dtype=q.dtype)
-    energy = np.empty((B, L, H), dtype=q.dtype)
     n_chunks = _n_chunks(B, H, L)
     if n_chunks > 1:
         _forward_parallel(q, k, W, bias, v, context, weights, energy, n_chunks)
     else:
         _forward_serial(q, k, W, bias, v, context, weights, energy)
-    return context, weights, energy
 
 
-def _attention_backward(d_context, q, k, W, v, weights, energy):
-    """Unchecked backward: ``(d_context, q, k, W, v, weights, energy) -> (dq, dk, dW, db, dv)``.
+def attention_backward_into(d_context, q, k, W, v, weights, energy, dq, dk, dW, db, dv):
+    """Fast (B1)-(B7), unchecked: ADDS into ``dq``, ``dk``, ``dW``, ``db`` and ``dv``.
 
-    d_context (B, H); q, k, W, v as in the forward; weights (B, L) and energy
-    (B, L, H) are the forward's outputs for the same inputs (the bias is not
-    needed: it only enters through energy).
+    ``weights`` and ``energy`` are the forward's for the same inputs (the bias enters
+    only through energy).
     """
     B, H, L = k.shape
-    dq = np.empty((B, H), dtype=q.dtype)
-    dk = np.empty((B, H, L), dtype=q.dtype)
-    dW = np.zeros((H, 2 * H), dtype=q.dtype)
-    db = np.zeros(H, dtype=q.dtype)
-    dv = np.zeros(H, dtype=q.dtype)
     n_chunks = _n_chunks(B, H, L)
     if n_chunks > 1:
         _backward_parallel(d_context, q, k, W, v, weights, energy, dq, dk, dW, db, dv, n_chunks)
     else:
         _backward_serial(d_context, q, k, W, v, weights, energy, dq, dk, dW, db, dv)
-    return dq, dk, dW, db, dv
 
 
+# ----------------------------------------------------------------------------- 3. checked
 def _check_inputs(q, k, W, b, v):
     k = check_float_array("k", k, ndim=3)
     B, H, L = k.shape
-    if H < 1 or L < 1:
-        raise ValueError(f"k must have shape (B, H, L) with H >= 1 and L >= 1, got {k.shape}")
+    if H < 1 or L < 1 or B < 1:
+        raise ValueError(f"k must have shape (B, H, L) with B, H, L >= 1, got {k.shape}")
     check_float_array("q", q, ndim=2, dtype=k.dtype)
     check_shape("q", q, (B, H))
     check_float_array("W", W, ndim=2, dtype=k.dtype)
@@ -341,6 +422,15 @@ def _check_inputs(q, k, W, b, v):
     check_shape("b", b, (H,))
     check_float_array("v", v, ndim=1, dtype=k.dtype)
     check_shape("v", v, (H,))
+
+
+def _forward(q, k, W, b, v):
+    B, H, L = k.shape
+    context = np.empty((B, H), dtype=k.dtype)
+    weights = np.empty((B, L), dtype=k.dtype)
+    energy = np.empty((B, L, H), dtype=k.dtype)
+    attention_forward_into(q, k, W, b, v, context, weights, energy)
+    return context, weights, energy
 
 
 def attention_forward(q, k, W, b, v):
@@ -369,7 +459,7 @@ def attention_forward(q, k, W, b, v):
         ``softmax_l(v . tanh(W [q ; k_l] + b))``; each row sums to 1.
     """
     _check_inputs(q, k, W, b, v)
-    context, weights, _ = _attention_forward(q, k, W, b, v)
+    context, weights, _ = _forward(q, k, W, b, v)
     return context, weights
 
 
@@ -377,7 +467,8 @@ def attention_backward(d_context, q, k, W, b, v):
     """Gradients of additive attention given ``d_context`` = d loss / d context.
 
     Takes the forward's inputs (see ``attention_forward``) and recomputes the
-    forward.  ``d_context`` must be (B, H) of the same dtype.
+    forward (the layer keeps the forward's cache instead).  ``d_context`` must be
+    (B, H) of the same dtype.
 
     Returns
     -------
@@ -387,5 +478,7 @@ def attention_backward(d_context, q, k, W, b, v):
     _check_inputs(q, k, W, b, v)
     check_float_array("d_context", d_context, ndim=2, dtype=k.dtype)
     check_shape("d_context", d_context, q.shape)
-    _, weights, energy = _attention_forward(q, k, W, b, v)
-    return _attention_backward(d_context, q, k, W, v, weights, energy)
+    _, weights, energy = _forward(q, k, W, b, v)
+    grads = tuple(np.zeros_like(a) for a in (q, k, W, b, v))
+    attention_backward_into(d_context, q, k, W, v, weights, energy, *grads)
+    return grads

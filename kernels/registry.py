@@ -35,7 +35,7 @@ from typing import Callable
 
 import numpy as np
 
-from motifnet.kernels import bce_with_logits, conv1d, conv1d_onehot, linear, maxpool1d, relu
+from motifnet.kernels import attention, bce_with_logits, conv1d, conv1d_onehot, linear, maxpool1d, relu
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,18 @@ class Op:
     describe: Callable[[dict], str]            # a short text of a config's shapes
     # float32 tolerances against torch (max-norm relative error, see tests/checks.py)
     rtol_forward: float = 1e-5
-    rtol_grads: float = 1e-5
+    rtol_grads: float | dict = 1e-5   # one for all gradients, or {"d_x": ..., ...}
     # finite differences (float64): step and max-norm relative tolerance
     fd_eps: float = 1e-6
     fd_rtol: float = 1e-6
     # non-differentiable outputs that must equal the reference's exactly (max-pool's argmax)
     exact_outputs: tuple[str, ...] = ()
+    # outputs compared like ``outputs`` but not differentiated (attention's weights)
+    extra_outputs: tuple[str, ...] = ()
+
+    def grad_rtol(self, name: str) -> float:
+        """The float32 tolerance against torch of gradient ``name`` ("d_x", ...)."""
+        return self.rtol_grads[name] if isinstance(self.rtol_grads, dict) else self.rtol_grads
 
 
 # ------------------------------------------------------------------------------ running
@@ -586,5 +592,77 @@ BCE_WITH_LOGITS = Op(
 )
 
 
-OPS: list[Op] = [RELU, CONV1D, CONV1D_ONEHOT, MAXPOOL1D, LINEAR, BCE_WITH_LOGITS]
+# ------------------------------------------------------------------------------ attention
+def _attention_draw(draw):
+    return {"B": draw(1, 8), "H": draw(1, 32), "L": draw(1, 16)}
+
+
+def _attention_inputs(c, rng, dtype=np.float64, smooth=False):
+    B, H, L = c["B"], c["H"], c["L"]
+    return {"q": rng.standard_normal((B, H)).astype(dtype), "k": rng.standard_normal((B, H, L)).astype(dtype),
+            # W as torch's Linear(2H, H) init scale; v ~ U(0, 1) as the tutorial's torch.rand
+            "W": (rng.standard_normal((H, 2 * H)) / np.sqrt(2 * H)).astype(dtype),
+            "bias": (0.1 * rng.standard_normal(H)).astype(dtype), "v": rng.random(H).astype(dtype)}
+
+
+def _attention_allocate(c, inputs):
+    B, H, L = inputs["k"].shape
+    dt = inputs["k"].dtype
+    bufs = {"context": np.empty((B, H), dt), "weights": np.empty((B, L), dt), "energy": np.empty((B, L, H), dt)}
+    for name in ("q", "k", "W", "bias", "v"):
+        bufs["d_" + name] = np.zeros_like(inputs[name])
+    return bufs
+
+
+def _attention_reference(c, inputs, d):
+    args = [inputs[n] for n in ("q", "k", "W", "bias", "v")]
+    context, weights = attention.attention_forward_reference(*args)
+    grads = attention.attention_backward_reference(d["context"], *args)
+    return {"context": context, "weights": weights} | {"d_" + n: g for n, g in zip(("q", "k", "W", "bias", "v"), grads)}
+
+
+def _attention_torch(c, t):
+    import torch
+
+    q, k, W, b, v = (t[n] for n in ("q", "k", "W", "bias", "v"))
+    keys = k.transpose(1, 2)                                   # (B, L, H)
+    query = q.unsqueeze(1).expand(-1, keys.shape[1], -1)       # (B, L, H)
+    energy = torch.tanh(torch.cat((query, keys), dim=2) @ W.T + b)
+    weights = torch.softmax(energy @ v, dim=1)
+    return {"context": (weights.unsqueeze(2) * keys).sum(dim=1), "weights": weights}
+
+
+ATTENTION = Op(
+    name="attention",
+    module="kernels/attention.py",
+    summary="additive (Bahdanau) attention: tanh energy, softmax over positions, context",
+    torch_equivalent="the follow-up tutorial's SimpleAttention (cat, Linear, tanh, softmax)",
+    derivation="kernels/attention.py, 'Backward, derived': (B1) context, (B2) softmax, (B3) scores, "
+               "(B4) tanh, (B5)-(B6) the energy layer, (B7) dk = value + key path",
+    draw_config=_attention_draw,
+    shapes={
+        "tiny": {"B": 1, "H": 2, "L": 3},
+        "seed": {"B": 32, "H": 32, "L": 9},      # the attention model on the primer's data
+        "large": {"B": 256, "H": 32, "L": 247},  # the same at length 1000
+    },
+    make_inputs=_attention_inputs,
+    grad_inputs=lambda c: ("q", "k", "W", "bias", "v"),
+    outputs=("context",),
+    extra_outputs=("weights",),
+    allocate=_attention_allocate,
+    forward_into=lambda c, inputs, bufs: attention.attention_forward_into(
+        *(inputs[n] for n in ("q", "k", "W", "bias", "v")), bufs["context"], bufs["weights"], bufs["energy"]),
+    backward_into=lambda c, inputs, bufs, d: attention.attention_backward_into(
+        d["context"], inputs["q"], inputs["k"], inputs["W"], inputs["v"], bufs["weights"], bufs["energy"],
+        *(bufs["d_" + n] for n in ("q", "k", "W", "bias", "v"))),
+    reference=_attention_reference,
+    torch_forward=_attention_torch,
+    describe=lambda c: f"q({c['B']},{c['H']}) k({c['B']},{c['H']},{c['L']})",
+    # dq, dW, db, dv reach the loss only through the softmax gradient, whose terms cancel:
+    # torch's own float32 error there reaches 2.3e-5 of the max (measured against float64)
+    rtol_grads={"d_k": 1e-5, "d_q": 1e-4, "d_W": 1e-4, "d_bias": 1e-4, "d_v": 1e-4},
+)
+
+
+OPS: list[Op] = [RELU, CONV1D, CONV1D_ONEHOT, MAXPOOL1D, LINEAR, BCE_WITH_LOGITS, ATTENTION]
 BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -76,7 +76,7 @@ def check_op_against_reference(op, config, seed, rtol=1e-10):
     """float64: the fast kernels against the op file's reference loops (sums in other orders)."""
     inputs, d_outputs, fast = _op_case(op, config, seed, np.float64, smooth=False)
     ref = op.reference(config, inputs, d_outputs)
-    for name in list(op.outputs) + _gradient_names(op, config):
+    for name in list(op.outputs) + list(op.extra_outputs) + _gradient_names(op, config):
         assert_close(f"{op.name} {op.describe(config)}: {name}", fast[name], ref[name], rtol=rtol)
     for name in op.exact_outputs:
         np.testing.assert_array_equal(fast[name], ref[name], err_msg=f"{op.name} {op.describe(config)}: {name}")
@@ -88,10 +88,11 @@ def check_op_against_torch(op, config, seed):
 
     inputs, d_outputs, fast = _op_case(op, config, seed, np.float32, smooth=False)
     expected = run_torch(op, config, inputs, d_outputs)
-    for name in op.outputs:
+    for name in list(op.outputs) + list(op.extra_outputs):
         assert_close(f"{op.name} {op.describe(config)}: {name}", fast[name], expected[name], rtol=op.rtol_forward)
     for name in _gradient_names(op, config):
-        assert_close(f"{op.name} {op.describe(config)}: {name}", fast[name], expected[name], rtol=op.rtol_grads)
+        assert_close(f"{op.name} {op.describe(config)}: {name}", fast[name], expected[name],
+                     rtol=op.grad_rtol(name))
 
 
 def check_op_finite_differences(op, config, seed):
