@@ -267,7 +267,9 @@ def open_input(source, what: str = "a text file") -> Iterator[io.BufferedReader]
 
 def _gzip_failure(name: str, exc: BaseException) -> str:
     if isinstance(exc, EOFError):
-        return f"{name}: truncated gzip file (the data ends before the end of the compressed stream)"
+        # EOFError: the data ended early; usually a cut download, sometimes a corrupt header
+        return (f"{name}: truncated gzip file (the compressed data ends before its end marker; "
+                f"is the file complete?)")
     detail = str(exc) or type(exc).__name__
     return f"{name}: corrupt gzip file ({detail})"
 
