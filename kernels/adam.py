@@ -1,8 +1,19 @@
 """Adam optimiser step, in place, with torch.optim.Adam's semantics.
 
-Shape legend: param, grad, exp_avg, exp_avg_sq all (N,) for the unchecked
-kernel (motifnet keeps all of a model's parameters in ONE flat buffer, so a
-training step is one call); any (same) shape for the public wrapper.
+Shape legend
+------------
+param, grad, exp_avg (m), exp_avg_sq (v): all (N,) for the fast kernel (motifnet
+keeps all of a model's parameters in ONE flat buffer, and their gradients in
+another, so a training step is one call); any (same) shape for the checked one.
+
+The update
+----------
+Adam is not a layer: it has no backward.  It keeps two running moments of each
+parameter's gradient, m (the mean) and v (the mean square), and moves the
+parameter by lr * m / sqrt(v): a step of about lr whatever the gradient's scale.
+Both moments start at 0, so early on they are biased towards 0 by the factors
+1 - beta1^t and 1 - beta2^t (the weights that the geometric averages have put on
+real gradients after t steps); dividing by them removes the bias.
 
 Per element, at step t (counted from 1), as torch's ``_single_tensor_adam``
 (amsgrad=False, maximize=False, weight_decay = L2 added to the gradient):
@@ -19,6 +30,10 @@ computes them, then rounded once to the array dtype; the element-wise
 operations run in the array dtype in torch's order.  torch's CPU lerp is
 ``self + w * (end - self)`` for |w| < 0.5 and ``end - (end - self) * (1 - w)``
 otherwise (aten ``lerp``), mirrored in A2.
+
+Layout of this file: 1. the reference loop, plain, float64; 2. the fast loop and its
+entry point ``adam_step_into`` (updates the caller's buffers in place); 3. the
+checked entry point ``adam_step``.
 """
 
 from __future__ import annotations
@@ -30,6 +45,24 @@ import numpy as np
 from motifnet.kernels._jit import jit
 from motifnet.kernels._validate import check_float_array, check_int
 
+__all__ = ["adam_step_reference", "adam_step_into", "adam_step"]
+
+
+# ----------------------------------------------------------------------------- 1. reference
+def adam_step_reference(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
+                        weight_decay=0.0):
+    """(A1)-(A5) one element at a time, in float64, in place; ``step`` counts from 1."""
+    beta1, beta2 = betas
+    for i in np.ndindex(param.shape):
+        g = float(grad[i]) + weight_decay * float(param[i])                        # (A1)
+        exp_avg[i] = beta1 * exp_avg[i] + (1.0 - beta1) * g                        # (A2)
+        exp_avg_sq[i] = beta2 * exp_avg_sq[i] + (1.0 - beta2) * g * g              # (A3)
+        denom = math.sqrt(exp_avg_sq[i]) / math.sqrt(1.0 - beta2**step) + eps       # (A4)
+        param[i] -= lr / (1.0 - beta1**step) * exp_avg[i] / denom                  # (A5)
+
+
+# ----------------------------------------------------------------------------- 2. fast
+# Computes exactly the reference above in the array's dtype, in torch's operation order.
 
 @jit
 def _adam_loop(param, grad, exp_avg, exp_avg_sq, weight_decay, lerp_weight, beta2, one_minus_beta2,
@@ -66,13 +99,12 @@ def _adam_loop(param, grad, exp_avg, exp_avg_sq, weight_decay, lerp_weight, beta
         param[n] = param[n] + neg_step * m / denom  # A5: addcdiv_(exp_avg, denom, value=-step_size)
 
 
-def _adam_step(param1d, grad1d, m1d, v1d, step, lr, beta1, beta2, eps, weight_decay):
-    """Unchecked in-place step on 1-D arrays of one dtype.
+def adam_step_into(param1d, grad1d, m1d, v1d, step, lr, beta1, beta2, eps, weight_decay):
+    """Fast (A1)-(A5), unchecked: updates ``param1d``, ``m1d`` (exp_avg), ``v1d`` (exp_avg_sq) in place.
 
-    ``_adam_step(param1d, grad1d, m1d, v1d, step, lr, beta1, beta2, eps, weight_decay) -> None``;
-    ``step`` is the number of this step, counted from 1.  The bias corrections
-    are computed here in Python float64 (as torch does), then one njit loop
-    updates m1d (exp_avg), v1d (exp_avg_sq) and param1d.
+    1-D C-contiguous arrays of one float dtype; ``step`` is the number of this step,
+    counted from 1; the scalars are Python floats.  The bias corrections are computed
+    here in Python float64 (as torch does), then one njit loop does the rest.
     """
     bias_correction1 = 1 - beta1**step
     bias_correction2 = 1 - beta2**step
@@ -82,6 +114,7 @@ def _adam_step(param1d, grad1d, m1d, v1d, step, lr, beta1, beta2, eps, weight_de
                -step_size, bias_correction2_sqrt, float(eps))
 
 
+# ----------------------------------------------------------------------------- 3. checked
 def adam_step(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
     """One Adam step, in place, as ``torch.optim.Adam`` (amsgrad=False, maximize=False).
 
@@ -124,5 +157,5 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(0.9, 0.999
     for name, value in (("betas[0]", beta1), ("betas[1]", beta2)):
         if not 0.0 <= value < 1.0:
             raise ValueError(f"{name} must be in [0, 1), got {value}")
-    _adam_step(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
-               step, float(lr), beta1, beta2, float(eps), float(weight_decay))
+    adam_step_into(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
+                   step, float(lr), beta1, beta2, float(eps), float(weight_decay))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from motifnet.kernels.adam import _adam_step
+from motifnet.kernels.adam import adam_step_into
 from motifnet.layers import Parameter
 
 
@@ -53,7 +53,7 @@ class Adam:
         """Update every parameter from its ``grad`` (in place)."""
         self.step_count += 1
         for (data, grad), (exp_avg, exp_avg_sq) in zip(self._segments, self._state):
-            _adam_step(data, grad, exp_avg, exp_avg_sq, self.step_count, self.lr, self.beta1,
+            adam_step_into(data, grad, exp_avg, exp_avg_sq, self.step_count, self.lr, self.beta1,
                        self.beta2, self.eps, self.weight_decay)
 
     def zero_grad(self) -> None:
