@@ -43,7 +43,9 @@ the largest column total, or None when the columns already sum to 1.
 MEME; a first line starting with ``>``, a base label or a number means JASPAR.
 
 Every problem in a file is a ``UserError`` of one line naming the file and the
-1-based line, what was found and what was expected.  ``write_meme`` writes
+1-based line, what was found and what was expected; files are opened through
+``motifnet._io.open_input`` (regular files only, gzip read by content, a size
+bound).  ``write_meme`` writes
 atomically (``motifnet._atomic``) with 6 decimals per probability.
 """
 
@@ -56,9 +58,11 @@ from pathlib import Path
 import numpy as np
 
 from motifnet._atomic import write_text
+from motifnet._io import check_start, decode_line, iter_lines, open_input, source_name
 from motifnet.errors import UserError
 from motifnet.motif.pwm import BASES, Motif
 
+WHAT = "a MEME or JASPAR motif file"  # what a motif file is, for messages
 ROW_SUM_TOLERANCE = 0.1  # how far from 1 a MEME probability row may sum before it is an error
 MAX_SHOWN = 40  # characters of an offending line quoted in an error message
 
@@ -83,34 +87,36 @@ def _shown(text: str) -> str:
 
 
 def _decode(data, name: str) -> list[str]:
-    """The lines of ``data`` (bytes or str), without line ends; UserError if not UTF-8 text."""
+    """The lines of ``data`` (bytes or str), without line ends.
+
+    Bytes are decoded as the file readers decode them (``motifnet._io``): UTF-8,
+    a byte-order mark skipped, ``\\n`` or ``\\r\\n`` endings; a byte that is not
+    text is a ``UserError`` naming the line and column.
+    """
     if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8-sig")  # tolerate a byte-order mark
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            raise UserError(f"{name} line {line}: byte 0x{data[exc.start]:02x} is not UTF-8; "
-                            f"expected a text motif file") from None
+        data = data[check_start(data[:4], name):]
+        raw_lines = data.split(b"\n")
+        if len(raw_lines) > 1 and not raw_lines[-1]:
+            raw_lines.pop()  # the end of the last line, not a line of its own
+        return [decode_line(raw[:-1] if raw.endswith(b"\r") else raw, name, number)
+                for number, raw in enumerate(raw_lines, start=1)]
     # Only "\n" ends a line (str.splitlines would also split at form feeds and
     # other separators, and the line numbers would then disagree with an editor's).
-    lines = [line.rstrip("\r") for line in data.split("\n")]
+    lines = [line[:-1] if line.endswith("\r") else line for line in data.split("\n")]
     if len(lines) > 1 and not lines[-1]:
-        lines.pop()  # the end of the last line, not a line of its own
+        lines.pop()
     return lines
 
 
-def _read_bytes(path) -> tuple[str, bytes]:
-    name = str(path)
-    try:
-        return name, Path(path).read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{name}: no such file; expected a MEME or JASPAR motif file") from None
-    except IsADirectoryError:
-        raise UserError(f"{name}: is a directory; expected a MEME or JASPAR motif file") from None
-    except PermissionError:
-        raise UserError(f"{name}: permission denied") from None
-    except OSError as exc:
-        raise UserError(f"{name}: cannot read: {exc.strerror or exc}") from None
+def _read_lines(path) -> tuple[str, list[str]]:
+    """``(name, lines)`` of a motif file, read through the one door for user files.
+
+    ``motifnet._io.open_input`` refuses what is not a regular file, reads gzip
+    by content and bounds the size; every failure is a one-line ``UserError``.
+    """
+    name = source_name(path)
+    with open_input(path, WHAT) as stream:
+        return name, [line for _, line in iter_lines(stream, name)]
 
 
 def _number(token: str) -> float | None:
@@ -194,8 +200,8 @@ class _MemeParser:
 
     def alphabet_line(self, index: int, letters: str):
         if letters.upper() != BASES:
-            self.error(index, f"alphabet {_shown(letters)} is not DNA; motifnet reads DNA motifs "
-                       f"only (ALPHABET= ACGT)")
+            self.error(index, f"alphabet {_shown(letters)} is not DNA; expected ALPHABET= ACGT "
+                       f"(motifnet reads DNA motifs only)")
 
     def alphabet_block(self, index: int):
         """A custom alphabet definition: DNA only, i.e. its core letters are exactly A, C, G, T."""
@@ -216,8 +222,8 @@ class _MemeParser:
                        "(ALPHABET= ACGT)")
         if core != set(BASES):
             letters = "".join(sorted(core)) or "no letters"
-            self.error(index, f"alphabet with core letters {_shown(letters)} is not DNA; motifnet "
-                       f"reads DNA motifs only (core letters A, C, G, T)")
+            self.error(index, f"alphabet with core letters {_shown(letters)} is not DNA; expected "
+                       f"the core letters A, C, G, T (motifnet reads DNA motifs only)")
 
     def strands(self, index: int, tokens: list[str]):
         if not tokens or any(t not in ("+", "-") for t in tokens):
@@ -328,8 +334,8 @@ def parse_meme(data, name: str = "<MEME text>") -> list[Motif]:
 
 def read_meme(path) -> list[Motif]:
     """The motifs of a MEME minimal-format file (see the module docstring)."""
-    name, raw = _read_bytes(path)
-    return parse_meme(raw, name)
+    name, lines = _read_lines(path)
+    return _MemeParser(lines, name).parse()
 
 
 # --------------------------------------------------------------------------- JASPAR
@@ -359,7 +365,10 @@ def parse_jaspar(data, name: str = "<JASPAR text>") -> list[Motif]:
         rows of different lengths, a wrong or repeated base label, not four rows,
         a negative count, a column with no counts, no matrix at all.
     """
-    lines = _decode(data, name)
+    return _parse_jaspar_lines(_decode(data, name), name)
+
+
+def _parse_jaspar_lines(lines: list[str], name: str) -> list[Motif]:
     motifs: list[Motif] = []
     header: tuple[int, str, str] | None = None  # (line index, id, name) of the matrix being read
     rows: list[tuple[int, str | None, list[float]]] = []
@@ -384,7 +393,8 @@ def parse_jaspar(data, name: str = "<JASPAR text>") -> list[Motif]:
         counts = np.zeros((4, len(rows[0][2])))
         for (index, _, values), base in zip(rows, order):
             counts[BASES.index(base)] = values
-        total = counts.sum(axis=0)
+        with np.errstate(over="ignore"):  # an overflowing total is reported just below
+            total = counts.sum(axis=0)
         if not np.all(np.isfinite(total)):
             error(rows[0][0], f"matrix {_shown(motif_id)} has counts too large to add up; expected "
                   f"counts of sites")
@@ -414,10 +424,7 @@ def parse_jaspar(data, name: str = "<JASPAR text>") -> list[Motif]:
         if header is None and motifs:
             error(index, "found a matrix row after a complete matrix without a header; expected "
                   "'>ID name' before each matrix of a file with several")
-        if len(rows) == 4:
-            if header is None:
-                error(index, "found a fifth row; expected four rows (A, C, G, T) or a '>ID name' "
-                      "header before the next matrix")
+        if len(rows) == 4:  # (a headerless matrix ends at its fourth row: see below)
             error(index, f"found a fifth row for matrix {_shown(header[1])}; expected four rows "
                   f"(A, C, G, T)")
         if label is not None and any(label == other for _, other, _ in rows):
@@ -440,8 +447,8 @@ def parse_jaspar(data, name: str = "<JASPAR text>") -> list[Motif]:
 
 def read_jaspar(path) -> list[Motif]:
     """The matrices of a JASPAR (``.jaspar``) or ``.pfm`` file (see the module docstring)."""
-    name, raw = _read_bytes(path)
-    return parse_jaspar(raw, name)
+    name, lines = _read_lines(path)
+    return _parse_jaspar_lines(lines, name)
 
 
 # --------------------------------------------------------------------------- either, by content
@@ -458,12 +465,15 @@ def detect_format(lines: list[str]) -> str | None:
 
 def parse_motifs(data, name: str = "<motif text>") -> list[Motif]:
     """Motifs of MEME or JASPAR text ``data`` (str or bytes), the format told by content."""
-    lines = _decode(data, name)
+    return _parse_any(_decode(data, name), name)
+
+
+def _parse_any(lines: list[str], name: str) -> list[Motif]:
     kind = detect_format(lines)
     if kind == "meme":
         return _MemeParser(lines, name).parse()
     if kind == "jaspar":
-        return parse_jaspar("\n".join(lines), name)
+        return _parse_jaspar_lines(lines, name)
     first = next(((i, line) for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
         raise UserError(f"{name}: the file is empty; expected a MEME or JASPAR motif file")
@@ -479,8 +489,8 @@ def read_motifs(path) -> list[Motif]:
     UserError
         One line naming the file and line; no other exception escapes on bad input.
     """
-    name, raw = _read_bytes(path)
-    return parse_motifs(raw, name)
+    name, lines = _read_lines(path)
+    return _parse_any(lines, name)
 
 
 # --------------------------------------------------------------------------- MEME out
