@@ -422,7 +422,9 @@ def compare(query, database, min_overlap: int = 5, distance: str = "pearson", co
     else:
         # tomtom -incomplete-scores: the smallest alignment p-value, then the
         # largest overlap, then the first offset.
-        p_a = np.where(valid, null.alignment_p_value(np.maximum(0, -offsets), overlap, scores), np.inf)
+        # (the padding past each row's last offset is given a harmless span first)
+        p_a = np.where(valid, null.alignment_p_value(np.where(valid, np.maximum(0, -offsets), 0),
+                                                     np.where(valid, overlap, 1), scores), np.inf)
         tied = valid & (p_a == p_a.min(axis=1, keepdims=True))
         best = np.argmax(np.where(tied, overlap, -1), axis=1)
     score, offset, ov = scores[rows, best], offsets[rows, best], overlap[rows, best]
@@ -476,7 +478,8 @@ def _bh_q_values(p: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg q-values: ``q_(r) = min_{j >= r} p_(j) n / j`` (ties share the largest rank)."""
     n = len(p)
     order = np.argsort(p, kind="stable")
-    ranked = p[order] * n / np.arange(1, n + 1)
+    # p * (n / j), not p * n / j: n / j >= 1, so the rounded product is never below p
+    ranked = p[order] * (n / np.arange(1, n + 1))
     q_sorted = np.minimum.accumulate(ranked[::-1])[::-1]
     q = np.empty(n)
     q[order] = np.minimum(q_sorted, 1.0)
