@@ -401,8 +401,15 @@ def naive_threshold(values, null_values, fdr):
 @given(seed=seeds, k=st.integers(1, 300), with_null=st.booleans(), fdr=st.sampled_from([0.01, 0.05, 0.2]))
 def test_seqlet_threshold_matches_loops(seed, k, with_null, fdr):
     rng = rng_from(seed)
-    values = np.round(rng.laplace(0, 1, size=k), 1)  # rounding makes ties
-    values[: k // 10] += rng.uniform(5, 15, size=k // 10)  # a few "sites"
-    null_values = np.round(rng.laplace(0, 1, size=int(rng.integers(1, 400))), 1) if with_null else None
+    values = np.round(rng.laplace(0, 1, size=k))  # rounding makes ties, also with the null
+    values[: k // 10] += np.round(rng.uniform(5, 15, size=k // 10))  # a few "sites"
+    null_values = np.round(rng.laplace(0, 1, size=int(rng.integers(1, 400)))) if with_null else None
     got = seqlet_threshold(values, fdr=fdr, null_values=null_values)
     assert got == naive_threshold(values, null_values, fdr)
+
+
+def test_seqlet_threshold_counts_null_ties_as_reaching_t():
+    # P0(V >= 2) = (3 + 1) / (3 + 1) = 1, so t = 2 has FDR 2 * 1 / 2 = 1; t = 3 has 2 * (1/4) / 1 = 0.5.
+    assert seqlet_threshold(np.array([3.0, 2.0]), fdr=0.6, null_values=np.array([2.0, 2.0, 2.0])) == 3.0
+    assert seqlet_threshold(np.array([3.0, 2.0]), fdr=1.0, null_values=np.array([2.0, 2.0, 2.0])) == 2.0
+    assert seqlet_threshold(np.array([3.0, 2.0]), fdr=0.4, null_values=np.array([2.0, 2.0, 2.0])) == np.inf
