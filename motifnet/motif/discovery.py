@@ -805,11 +805,12 @@ def discover_motifs(codes, lengths, attributions, *, background=None, null: str 
         raise ValueError(f"trim_fraction must be in (0, 1], got {trim_fraction}")
     if similarity_threshold is not None and not -1 <= similarity_threshold <= 1:
         raise ValueError(f"similarity_threshold must be a cosine in [-1, 1], got {similarity_threshold}")
-    options = dict(null=null, core_width=int(core_width), flank=int(flank), max_shift=max_shift, fdr=fdr, threshold=threshold,
-                   min_seqlets=int(min_seqlets), similarity_threshold=similarity_threshold,
+    if max_shift is not None and (int(max_shift) != max_shift or max_shift < 0):
+        raise ValueError(f"max_shift must be an integer >= 0 or None, got {max_shift}")
+    options = dict(null=null, core_width=int(core_width), flank=int(flank), max_shift=max_shift, fdr=fdr,
+                   threshold=threshold, min_seqlets=int(min_seqlets), similarity_threshold=similarity_threshold,
                    merge_threshold=merge_threshold, trim_fraction=trim_fraction, min_width=int(min_width),
-                   max_seqlets=int(max_seqlets),
-                   n_rounds=int(n_rounds), pseudocount=pseudocount, seed=seed)
+                   max_seqlets=int(max_seqlets), n_rounds=int(n_rounds), pseudocount=pseudocount, seed=seed)
     signs = {"positive": [1], "negative": [-1], "both": [1, -1]}[sign]
     results = [_discover_signed(data, bg, s, **options) for s in signs]
     if len(results) == 1:
