@@ -255,6 +255,15 @@ def test_results_do_not_depend_on_database_order(jaspar):
     small = random_database(6, n=80)
     assert as_rows(compare(query, small[::-1], min_overlap=3)) == as_rows(compare(query, small, min_overlap=3))
 
+    # Two motifs with one id and name that tie on everything but their matrices
+    # (a query without information gives every target p = 1, full overlap, '+'):
+    # their matrices decide the order, not their places in the database.
+    twins = [Motif("dup", "same", random_pwm(rng, 5)), Motif("dup", "same", random_pwm(rng, 5))]
+    flat = Motif("flat", "", np.full((4, 8), 0.25))
+    for db in (twins + small[:10], small[:10] + twins[::-1]):
+        order = [m.target.pwm.tobytes() for m in compare(flat, db) if m.target_id == "dup"]
+        assert order == sorted(m.pwm.tobytes() for m in twins)
+
 
 def reference_bh(p):
     """Benjamini-Hochberg in loops: q of the r-th smallest is min over j >= r of p_(j) n / j."""

@@ -22,6 +22,7 @@ import numpy as np
 
 BASES = "ACGT"
 _BASE_INDEX = {b: i for i, b in enumerate(BASES)}
+_LETTERS = np.frombuffer(BASES.encode(), dtype="S1")
 COLUMN_SUM_TOLERANCE = 1e-6  # a Motif's columns must sum to 1 within this
 
 
@@ -55,7 +56,7 @@ def information_content(pwm: np.ndarray) -> np.ndarray:
 
 def consensus(pwm: np.ndarray) -> str:
     """The most probable base at each position (ties: the first of A, C, G, T)."""
-    return "".join(BASES[i] for i in np.argmax(np.asarray(pwm), axis=0))
+    return _LETTERS[np.argmax(np.asarray(pwm), axis=0)].tobytes().decode()
 
 
 def relu_normalise(weights: np.ndarray) -> np.ndarray:
