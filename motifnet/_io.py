@@ -108,19 +108,25 @@ class _Guarded(io.RawIOBase):
     ``limit`` (or None) is the most bytes that may be read before ``UserError``.
     """
 
-    def __init__(self, inner, failure, limit=None, limit_message=None):
+    def __init__(self, inner, failure, limit=None, limit_message=None, prefix=b""):
         super().__init__()
         self._inner = inner
         self._failure = failure
         self._limit = limit
         self._limit_message = limit_message
         self._total = 0
+        self._prefix = prefix  # bytes already taken from inner, served first
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
         view = memoryview(buffer).cast("B")
+        if self._prefix:
+            n = min(len(view), len(self._prefix))
+            view[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
         if self._limit is not None:
             # one byte past the limit is enough to know the input is too large
             view = view[: max(0, min(len(view), self._limit - self._total + 1))]
@@ -242,9 +248,17 @@ def open_input(source, what: str = "a text file") -> Iterator[io.BufferedReader]
         else:
             raw = stack.enter_context(_open_path(source, name, what))
             failure = lambda exc: f"{name}: cannot read: {getattr(exc, 'strerror', None) or exc}"  # noqa: E731
-        compressed = io.BufferedReader(_Guarded(raw, failure), BUFFER_SIZE)
+        guarded = _Guarded(raw, failure)
+        # the magic bytes, read until there are 6 or the input ends: one read of a pipe or
+        # socket may return fewer bytes than are coming
+        head = b""
+        while len(head) < 6:
+            piece = guarded.read(6 - len(head))
+            if not piece:
+                break
+            head += piece
+        compressed = io.BufferedReader(_Guarded(guarded, failure, prefix=head), BUFFER_SIZE)
         stack.callback(compressed.close)
-        head = compressed.peek(6)[:6]
         for magic, description, tool in _OTHER_MAGIC:
             if head.startswith(magic):
                 raise UserError(f"{name}: is {description}; only plain or gzip files are read "
@@ -338,10 +352,9 @@ def iter_lines(stream, name: str) -> Iterator[tuple[int, str]]:
     as is a UTF-8 byte-order mark at the start.  A byte that is not UTF-8 text,
     or a control character, is a ``UserError`` naming the line and column.
     """
-    skip = check_start(stream.peek(4)[:4], name)
-    if skip:
-        stream.read(skip)
     for number, raw in enumerate(stream, start=1):
+        if number == 1:
+            raw = raw[check_start(raw, name):]
         if raw.endswith(b"\n"):
             raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
         elif raw.endswith(b"\r"):

@@ -242,6 +242,11 @@ def _fasta_events(stream, name: str) -> Iterator[tuple]:
         block = stream.read(FASTA_BLOCK)
         if first_block:
             first_block = False
+            while 0 < len(block) < 4:  # enough to see a byte-order mark whatever the block size
+                more = stream.read(4 - len(block))
+                if not more:
+                    break
+                block += more
             block = block[_io.check_start(block[:4], name):]
         if not block:
             break
@@ -523,7 +528,19 @@ def encode(seqs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def decode(codes, lengths=None) -> list[str]:
-    """Strings of code rows (A C G T, code -1 as N), each cut to its length if given."""
+    """Strings of code rows: the inverse of ``encode`` up to case and ambiguity letters.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray of int, shape (N, L)
+        A 0, C 1, G 2, T 3; any negative code (N, padding) becomes ``N``.
+    lengths : array of int, shape (N,), optional
+        Cut row i to ``lengths[i]`` characters (dropping the padding).
+
+    Returns
+    -------
+    list of str
+    """
     codes = np.asarray(codes)
     if codes.ndim != 2:
         raise ValueError(f"codes must be 2-D (N, L), got shape {codes.shape}")

@@ -124,8 +124,8 @@ class DataSpec:
     max_length: int = DEFAULT_MAX_LENGTH
     test_fraction: float = 0.25
     valid_fraction: float = 0.0
-    test_chroms: object = None
-    valid_chroms: object = None
+    test_chroms: list[str] | str | None = None
+    valid_chroms: list[str] | str | None = None
     n_generated: int = 2000
     generated_length: int = 50
     motif: str = PRIMER_MOTIF
@@ -188,6 +188,8 @@ class DataSpec:
             if self.neg_bed is None and self.negatives is None:
                 raise UserError("--bed gives only positives (one class); add negatives with "
                                 "--neg-bed FILE, --negatives shuffle or --negatives genome")
+        if self.valid_chroms and not self.test_chroms:
+            raise UserError("--valid-chroms needs --test-chroms (hold out test chromosomes too)")
         if kind != "bed" and (self.test_chroms or self.valid_chroms):
             flag = "--test-chroms" if self.test_chroms else "--valid-chroms"
             raise UserError(f"{flag} holds out chromosomes, which only --bed/--genome examples "
@@ -585,8 +587,6 @@ def load_dataset(spec: DataSpec, seed: int = 0, log=print, min_length: int | Non
             chroms, spec.test_chroms, spec.valid_chroms, spec.valid_fraction, seed)
         split = {"method": "chromosome", "test_chroms": _names(spec.test_chroms),
                  "valid_chroms": _names(spec.valid_chroms), "valid_fraction": spec.valid_fraction}
-    elif spec.valid_chroms:
-        raise UserError("--valid-chroms needs --test-chroms (hold out test chromosomes too)")
     else:
         train_idx, valid_idx, test_idx = split_random(len(labels), spec.valid_fraction,
                                                       spec.test_fraction, seed)

@@ -272,6 +272,17 @@ def test_fasta_errors(tmp_path, text, match, small_blocks):
     assert message.startswith(f"{path} line ")
 
 
+@pytest.mark.parametrize("block", [1, 2, 3, 4, 1 << 20])
+def test_fasta_byte_order_mark_whatever_the_block_size(tmp_path, block):
+    path = write(tmp_path, "bom.fa", b"\xef\xbb\xbf>a\nAC\n", "wb")
+    saved = data.FASTA_BLOCK
+    try:
+        data.FASTA_BLOCK = block
+        assert read_fasta(path) == [("a", "AC")]
+    finally:
+        data.FASTA_BLOCK = saved
+
+
 def test_fasta_error_column_on_a_long_line_across_blocks(tmp_path):
     # a single-line chromosome: the bad base's column counts the bases of earlier blocks
     path = write(tmp_path, "chr.fa", ">chr1\n" + "ACGT" * 1000 + "Z" + "ACGT" * 10 + "\n")
