@@ -55,6 +55,7 @@ for _i, _base in enumerate(ALPHABET):
 for _base in AMBIGUITY:
     _CODE[ord(_base)] = _CODE[ord(_base.lower())] = N_CODE
 del _i, _base
+_CODE_BYTES = _CODE.view(np.uint8).tobytes()  # the same table for bytes.translate (-1 as 0xff)
 _LETTERS = np.frombuffer(b"ACGTN", dtype=np.uint8)  # code -> letter; decode maps -1 to index 4
 
 _VALID = (ALPHABET + AMBIGUITY).encode()
@@ -346,23 +347,22 @@ def iter_fasta_records(path, max_length: int | None = None) -> Iterator[FastaRec
     """
     name = _io.source_name(path)
     with _io.open_input(path, "a FASTA file") as stream:
-        parts: list[bytes] = []
-        length = 0
+        # Codes are appended to a bytearray, which the result then shares (no copy): a
+        # chromosome costs about its length in memory, not the 3x of joining then converting.
+        codes = bytearray()
         for event in _fasta_events(stream, name):
             kind = event[0]
             if kind == "bases":
-                parts.append(event[1])
-                length += len(event[1])
-                if max_length is not None and length > max_length:
+                codes += event[1].translate(_CODE_BYTES)
+                if max_length is not None and len(codes) > max_length:
                     raise UserError(f"{name} line {rec_line}: record {rec_id!r} is longer than "
                                     f"{max_length} bases, the maximum length (raise the maximum "
                                     f"if this is meant, e.g. with --max-length)")
             elif kind == "start":
-                rec_id, rec_line, parts, length = event[1], event[2], [], 0
+                rec_id, rec_line, codes = event[1], event[2], bytearray()
             else:
-                yield FastaRecord(rec_id, _CODE[np.frombuffer(b"".join(parts), dtype=np.uint8)],
-                                  rec_line)
-                parts = []
+                yield FastaRecord(rec_id, np.frombuffer(codes, dtype=np.int8), rec_line)
+                codes = bytearray()
 
 
 def iter_fasta(path) -> Iterator[tuple[str, str]]:
@@ -449,7 +449,7 @@ def iter_fasta_chunks(path, chunk_size: int, overlap: int = 0) -> Iterator[tuple
             if kind == "start":
                 rec_id, fill, start, emitted = event[1], 0, 0, False
             elif kind == "bases":
-                codes = _CODE[np.frombuffer(event[1], dtype=np.uint8)]
+                codes = np.frombuffer(event[1].translate(_CODE_BYTES), dtype=np.int8)
                 i = 0
                 while i < codes.size:
                     take = min(chunk_size - fill, codes.size - i)
