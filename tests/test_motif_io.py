@@ -90,7 +90,7 @@ def test_meme_reader_is_as_tolerant_as_the_format():
             "  0.25 0.25 0.25 0.2500001  \n"
             "URL http://example.org/first\n"
             "MOTIF second\n"
-            "letter-probability matrix:\n"
+            "letter-probability matrix: nsites= 0\n"  # 0: unknown, as MEME reads it
             "1 0 0 0\n"
             "0 0 0 1\n"
             "\n"
@@ -132,7 +132,7 @@ MEME_ERRORS = [
     (MEME_HEAD + "MOTIF a\nletter-probability matrix: alength= 20 w= 1\n", 11, "expected alength= 4"),
     (MEME_HEAD + "MOTIF a\nletter-probability matrix: w= 0\n", 11, "expected a motif width >= 1"),
     (MEME_HEAD + "MOTIF a\nletter-probability matrix: w= 2.5\n", 11, "expected a motif width >= 1"),
-    (MEME_HEAD + "MOTIF a\nletter-probability matrix: w= 1 nsites= -3\n", 11, "number of sites > 0"),
+    (MEME_HEAD + "MOTIF a\nletter-probability matrix: w= 1 nsites= -3\n", 11, "number of sites >= 0"),
     (MEME_HEAD + "MOTIF a\nletter-probability matrix: w= 2\n1 0 0 0\nMOTIF b\n", 13, "expected row 2 of 2"),
     (MEME_HEAD + "MOTIF a\nletter-probability matrix: w= 1\n0.5 0.5 0\n", 12, "found 3 numbers; expected 4"),
     (MEME_HEAD + "MOTIF a\nletter-probability matrix: w= 1\n1.5 -0.5 0 0\n", 12, "probabilities >= 0"),

@@ -20,10 +20,11 @@ MEME minimal motif format (meme-suite.org/meme/doc/meme-format.html)::
 
 Every ``key= value`` of the matrix header is optional, in any order, with or
 without spaces around ``=``; without ``w=`` the rows run to the first line that
-is not a row.  Lines the format does not define (MEME's own text output, a
-``log-odds matrix`` block, comments) are skipped, as MEME's readers skip them,
-so a ``meme.txt`` reads too.  A row must sum to 1 within ``ROW_SUM_TOLERANCE``
-(hand-made and 6-digit files are not exact) and is rescaled to sum to 1.
+is not a row; ``nsites= 0`` means unknown (as MEME reads it).  Lines the format
+does not define (the text around the motifs in MEME's own ``meme.txt``, a
+``log-odds matrix`` block, comments) are skipped.  A row must sum to 1 within
+``ROW_SUM_TOLERANCE`` (hand-made and 6-digit files are not exact) and is
+rescaled to sum to 1.
 
 JASPAR (jaspar.elixir.no, "Download"), counts of each base at each position::
 
@@ -36,7 +37,7 @@ JASPAR (jaspar.elixir.no, "Download"), counts of each base at each position::
 or ``.pfm``: four unlabelled rows in the order A, C, G, T, with a ``>`` header
 or, for a file of one matrix, without (the file's stem is then its id).
 Several matrices may follow each other.  Probabilities are counts divided by
-the column total (no pseudocount, as JASPAR's own MEME export); ``nsites`` is
+the column total (no pseudocount, as in the shipped database); ``nsites`` is
 the largest column total, or None when the columns already sum to 1.
 
 ``read_motifs`` tells the two apart by content: a ``MEME version`` line means
@@ -45,8 +46,8 @@ MEME; a first line starting with ``>``, a base label or a number means JASPAR.
 Every problem in a file is a ``UserError`` of one line naming the file and the
 1-based line, what was found and what was expected; files are opened through
 ``motifnet._io.open_input`` (regular files only, gzip read by content, a size
-bound).  ``write_meme`` writes
-atomically (``motifnet._atomic``) with 6 decimals per probability.
+bound).  ``write_meme`` writes atomically (``motifnet._atomic``) with 6 decimals
+per probability.
 """
 
 from __future__ import annotations
@@ -284,9 +285,9 @@ class _MemeParser:
                     self.error(index, f"found w= {_shown(value)}; expected a motif width >= 1")
                 width = int(number)
             elif key == "nsites":
-                if number is None or number <= 0:
-                    self.error(index, f"found nsites= {_shown(value)}; expected a number of sites > 0")
-                m["nsites"] = number
+                if number is None or number < 0:
+                    self.error(index, f"found nsites= {_shown(value)}; expected a number of sites >= 0")
+                m["nsites"] = number or None  # 0 means unknown, as MEME reads it
         rows = []
         while self.i < len(self.lines) and (width is None or len(rows) < width):
             line = self.lines[self.i]
