@@ -22,7 +22,8 @@ from motifnet.motif.io import (format_meme, parse_jaspar, parse_meme, parse_moti
                                read_motifs, write_meme)
 from motifnet.motif.pwm import Motif, reverse_complement_pwm, trim, trim_bounds
 
-MEME_HEAD = "MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\nBackground letter frequencies\nA 0.25 C 0.25 G 0.25 T 0.25\n\n"
+MEME_HEAD = ("MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\n"
+             "Background letter frequencies\nA 0.25 C 0.25 G 0.25 T 0.25\n\n")  # 9 lines
 
 
 def write(tmp_path, name, text):
