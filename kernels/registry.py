@@ -35,7 +35,8 @@ from typing import Callable
 
 import numpy as np
 
-from motifnet.kernels import attention, bce_with_logits, conv1d, conv1d_onehot, linear, maxpool1d, relu
+from motifnet.kernels import (attention, bce_with_logits, conv1d, conv1d_onehot, global_max, linear, maxpool1d,
+                              relu, revcomp)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,12 @@ class Op:
     def grad_rtol(self, name: str) -> float:
         """The float32 tolerance against torch of gradient ``name`` ("d_x", ...)."""
         return self.rtol_grads[name] if isinstance(self.rtol_grads, dict) else self.rtol_grads
+
+
+def distinct_values(rng: np.random.Generator, shape) -> np.ndarray:
+    """Values in [-1, 1), all distinct and 2 / size apart, in random order (no ties for a max)."""
+    size = int(np.prod(shape))
+    return (rng.permutation(size) * (2.0 / size) - 1.0).reshape(shape)
 
 
 # ------------------------------------------------------------------------------ running
@@ -379,9 +386,9 @@ def _pool_draw(draw):
 
 def _pool_inputs(c, rng, dtype=np.float64, smooth=False):
     shape = (c["B"], c["C"], c["L"])
-    if smooth:  # distinct values 0.01 apart: no ties, and a finite-difference step never
-        # changes which element is the maximum
-        x = rng.permutation(int(np.prod(shape))).reshape(shape) * 0.01 - 1.0
+    if smooth:  # distinct values in [-1, 1], at least 2 / size > 2 eps apart: no ties, and a
+        # finite-difference step never changes which element is the maximum
+        x = distinct_values(rng, shape)
     else:
         x = rng.standard_normal(shape)
         x[..., ::3] = np.round(x[..., ::3])  # ties, which the first maximum must win
@@ -664,5 +671,124 @@ ATTENTION = Op(
 )
 
 
-OPS: list[Op] = [RELU, CONV1D, CONV1D_ONEHOT, MAXPOOL1D, LINEAR, BCE_WITH_LOGITS, ATTENTION]
+# ------------------------------------------------------------------------------ revcomp
+def _revcomp_inputs(c, rng, dtype=np.float64, smooth=False):
+    return {"w": rng.standard_normal((c["F"], 4, c["K"])).astype(dtype),
+            "b": rng.standard_normal(c["F"]).astype(dtype)}
+
+
+def _revcomp_allocate(c, inputs):
+    w = inputs["w"]
+    return {"w2": np.empty((2 * c["F"], 4, c["K"]), w.dtype), "b2": np.empty(2 * c["F"], w.dtype),
+            "d_w": np.zeros_like(w), "d_b": np.zeros_like(inputs["b"])}
+
+
+def _revcomp_reference(c, inputs, d):
+    w2, b2 = revcomp.revcomp_forward_reference(inputs["w"], inputs["b"])
+    dw, db = revcomp.revcomp_backward_reference(d["w2"], d["b2"])
+    return {"w2": w2, "b2": b2, "d_w": dw, "d_b": db}
+
+
+def _revcomp_torch(c, t):
+    import torch
+
+    w, b = t["w"], t["b"]
+    return {"w2": torch.cat((w, torch.flip(w, dims=(1, 2)))), "b2": torch.cat((b, b))}
+
+
+REVCOMP = Op(
+    name="revcomp",
+    module="kernels/revcomp.py",
+    summary="reverse-complement weight tying: filters [w ; rc(w)] scan both strands in one convolution",
+    torch_equivalent="torch.cat((w, torch.flip(w, dims=(1, 2))))",
+    derivation="kernels/revcomp.py, 'Backward, derived': (B1) dw = dw2[f] + rc(dw2[F + f]), (B2) db",
+    draw_config=lambda draw: {"F": draw(1, 16), "K": draw(1, 24)},
+    shapes={"tiny": {"F": 2, "K": 3}, "seed": {"F": 32, "K": 15}, "large": {"F": 128, "K": 24}},
+    make_inputs=_revcomp_inputs,
+    grad_inputs=lambda c: ("w", "b"),
+    outputs=("w2", "b2"),
+    allocate=_revcomp_allocate,
+    forward_into=lambda c, inputs, bufs: revcomp.revcomp_forward_into(inputs["w"], inputs["b"], bufs["w2"], bufs["b2"]),
+    backward_into=lambda c, inputs, bufs, d: revcomp.revcomp_backward_into(d["w2"], d["b2"], bufs["d_w"], bufs["d_b"]),
+    reference=_revcomp_reference,
+    torch_forward=_revcomp_torch,
+    describe=lambda c: f"w({c['F']},4,{c['K']})",
+    rtol_forward=0.0,  # copies
+    rtol_grads=1e-6,   # sums of two terms
+)
+
+
+# ------------------------------------------------------------------------------ global_max
+def _global_max_draw(draw):
+    return {"B": draw(1, 8), "F": draw(1, 8), "groups": draw(1, 2), "L": draw(1, 64)}
+
+
+def _global_max_inputs(c, rng, dtype=np.float64, smooth=False):
+    shape = (c["B"], c["groups"] * c["F"], c["L"])
+    if smooth:  # distinct values in [-1, 1], at least 2 / size > 2 eps apart: a finite-difference
+        # step never changes which element is the max
+        x = distinct_values(rng, shape)
+    else:
+        x = rng.standard_normal(shape)
+        x[..., ::2] = np.round(x[..., ::2])  # ties, which the first maximum must win
+    n_valid = c.get("n_valid")
+    if n_valid is None:
+        n_valid = rng.integers(1, c["L"] + 1, size=c["B"])
+    return {"x": x.astype(dtype), "n_valid": np.asarray(n_valid, dtype=np.int64)}
+
+
+def _global_max_allocate(c, inputs):
+    x = inputs["x"]
+    return {"y": np.empty((c["B"], c["F"]), x.dtype), "argmax": np.empty((c["B"], c["F"]), np.int64),
+            "d_x": np.zeros_like(x)}
+
+
+def _global_max_reference(c, inputs, d):
+    y, argmax = global_max.global_max_forward_reference(inputs["x"], inputs["n_valid"], c["groups"])
+    return {"y": y, "argmax": argmax,
+            "d_x": global_max.global_max_backward_reference(d["y"], argmax, c["groups"], c["L"])}
+
+
+def _global_max_torch(c, t):
+    import torch
+
+    x, n_valid = t["x"], t["n_valid"]
+    B, GF, L = x.shape
+    F = GF // c["groups"]
+    padding = torch.arange(L)[None, :] >= n_valid[:, None]                  # (B, L)
+    masked = x.masked_fill(padding[:, None, :], float("-inf"))
+    by_channel = masked.view(B, c["groups"], F, L).permute(0, 2, 1, 3).reshape(B, F, c["groups"] * L)
+    return {"y": by_channel.max(dim=2).values}
+
+
+GLOBAL_MAX = Op(
+    name="global_max",
+    module="kernels/global_max.py",
+    summary="max of each filter over a sequence's valid positions and both strands (padding never seen)",
+    torch_equivalent="masked_fill(padding, -inf), then max over (strand, position)",
+    derivation="kernels/global_max.py, 'Backward, derived': (B1) dx[argmax] += dy",
+    draw_config=_global_max_draw,
+    shapes={
+        "tiny": {"B": 2, "F": 2, "groups": 2, "L": 5},
+        # the deepbind model's first stage: 32 filters on both strands of 200-400 bp sequences
+        "seed": {"B": 32, "F": 32, "groups": 2, "L": 386},
+        "large": {"B": 256, "F": 32, "groups": 2, "L": 986},
+    },
+    make_inputs=_global_max_inputs,
+    grad_inputs=lambda c: ("x",),
+    outputs=("y",),
+    allocate=_global_max_allocate,
+    forward_into=lambda c, inputs, bufs: global_max.global_max_forward_into(
+        inputs["x"], inputs["n_valid"], c["groups"], bufs["y"], bufs["argmax"]),
+    backward_into=lambda c, inputs, bufs, d: global_max.global_max_backward_into(d["y"], bufs["argmax"], bufs["d_x"]),
+    reference=_global_max_reference,
+    torch_forward=_global_max_torch,
+    describe=lambda c: f"x({c['B']},{c['groups'] * c['F']},{c['L']}) groups={c['groups']}",
+    rtol_forward=0.0,  # a max copies a value
+    rtol_grads=0.0,    # and its gradient one
+    exact_outputs=("argmax",),
+)
+
+
+OPS: list[Op] = [RELU, CONV1D, CONV1D_ONEHOT, MAXPOOL1D, LINEAR, BCE_WITH_LOGITS, ATTENTION, REVCOMP, GLOBAL_MAX]
 BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

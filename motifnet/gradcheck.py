@@ -33,12 +33,16 @@ EPS = 1e-6
 REL_TOL = 1e-6
 
 
-def numerical_gradient(loss: Callable[[], float], x: np.ndarray, eps: float = EPS) -> np.ndarray:
-    """Central-difference gradient of ``loss()`` with respect to ``x`` (perturbed in place)."""
+def numerical_gradient(loss: Callable[[], float], x: np.ndarray, eps: float = EPS,
+                       indices=None) -> np.ndarray:
+    """Central-difference gradient of ``loss()`` with respect to ``x`` (perturbed in place).
+
+    ``indices`` (flat) limits the work to those elements; the others stay 0.
+    """
     grad = np.zeros(x.shape, dtype=np.float64)
     flat = x.reshape(-1)  # a view: perturbing it perturbs x
     gflat = grad.reshape(-1)
-    for i in range(flat.size):
+    for i in (range(flat.size) if indices is None else indices):
         original = flat[i]
         flat[i] = original + eps
         plus = loss()

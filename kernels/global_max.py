@@ -1,0 +1,234 @@
+"""Masked global max over positions and strands, forward and backward.
+
+The position-invariant model asks of each filter one question: how well does it
+match *anywhere* in the sequence, on either strand?  That is a max over every
+position of the sequence (not of its padding) and over both strands' responses.
+Sequences of different lengths share a batch: each has its own number of valid
+positions, and the max never sees the positions past it.
+
+Shape legend
+------------
+    x:       (B, G*F, L)   responses of G groups of F channels (G = 2: channels
+                           [0, F) are the forward strand's, [F, 2F) the reverse
+                           strand's, see kernels/revcomp.py), L positions
+    n_valid: (B,) int64    valid positions of each sequence, 1 <= n_valid[b] <= L
+    y:       (B, F)        dy: (B, F)
+    argmax:  (B, F) int64  flat index g*L + t of each maximum
+    dx:      (B, G*F, L)
+
+Forward
+-------
+    y[b, f]      = max over g < G, t < n_valid[b] of x[b, g*F + f, t]                   (F1)
+    argmax[b, f] = g*L + t of that maximum                                             (F2)
+
+Ties go to the first maximum in the order (g, t) (torch's ``max(dim)``); a NaN wins
+(and of several the last), so NaN propagates.
+
+Backward, derived
+-----------------
+y[b, f] = x[b, g*F + f, t] for the (g, t) that (F2) names, and moving any other
+element a little does not change the maximum (where it is unique), so the gradient
+goes to that one element, with coefficient 1:
+
+    dx[b, g*F + f, t] += dy[b, f]    where g*L + t = argmax[b, f]                       (B1)
+
+Positions past n_valid[b] never receive a gradient: padding cannot matter.
+
+How the fast loops compute exactly (F1)-(B1), and why
+-----------------------------------------------------
+A max-and-argmax over a row is a loop-carried select that LLVM does not vectorise
+(without assuming "no NaNs", which we do not).  So each row is read in chunks of
+LANES positions into LANES independent running maxima (position j of each chunk
+goes to lane j): the loop over the lanes of one chunk is element-wise, with no
+dependence between lanes, and vectorises; each lane keeps its first maximum, and the
+lanes are reduced at the end, the smallest index winning among equal values (the
+first maximum of the row).  Sequences are independent: the unit of thread parallelism.
+
+Layout of this file: 1. the reference loops, float64; 2. the fast loops and their
+entry points ``global_max_forward_into`` and ``global_max_backward_into`` (the one
+contract of every fast kernel, see ``motifnet.kernels``); 3. the checked entry points.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from motifnet.kernels._jit import SerialOrParallel
+from motifnet.kernels._validate import check_float_array, check_int
+
+__all__ = [
+    "global_max_forward_reference", "global_max_backward_reference",
+    "global_max_forward_into", "global_max_backward_into",
+    "global_max_forward", "global_max_backward",
+]
+
+LANES = 16  # one AVX-512 vector of float32
+
+
+# ----------------------------------------------------------------------------- 1. reference
+def global_max_forward_reference(x, n_valid, groups):
+    """(F1)-(F2), one (sequence, channel) at a time, in float64: ``(y, argmax)``."""
+    B, GF, L = x.shape
+    F = GF // groups
+    y = np.zeros((B, F))
+    argmax = np.zeros((B, F), dtype=np.int64)
+    for b in range(B):
+        for f in range(F):
+            best, best_i = -math.inf, -1
+            for g in range(groups):
+                for t in range(int(n_valid[b])):
+                    v = float(x[b, g * F + f, t])
+                    if best_i < 0 or v > best or math.isnan(v):
+                        best, best_i = v, g * L + t
+            y[b, f], argmax[b, f] = best, best_i
+    return y, argmax
+
+
+def global_max_backward_reference(dy, argmax, groups, length):
+    """(B1) in float64: ``dx`` (B, groups*F, length)."""
+    B, F = dy.shape
+    dx = np.zeros((B, groups * F, length))
+    for b in range(B):
+        for f in range(F):
+            g, t = divmod(int(argmax[b, f]), length)
+            dx[b, g * F + f, t] += float(dy[b, f])
+    return dx
+
+
+# ----------------------------------------------------------------------------- 2. fast
+# Computes exactly the reference above; the lanes are explained in the module docstring.
+
+def _forward_loops(x, n_valid, groups, y, argmax):
+    # x: (B, G*F, L)  n_valid: (B,)  y: (B, F) and argmax: (B, F) written
+    B, GF, L = x.shape
+    F = GF // groups
+    neg_inf = x.dtype.type(-np.inf)
+    for b in prange(B):  # sequences are independent
+        best = np.empty(LANES, dtype=x.dtype)  # thread-private lanes
+        best_i = np.empty(LANES, dtype=np.int64)
+        n = n_valid[b]
+        for f in range(F):
+            for j in range(LANES):
+                best[j] = neg_inf
+                best_i[j] = -1
+            for g in range(groups):
+                row = x[b, g * F + f]
+                base = g * L
+                t = 0
+                while t + LANES <= n:
+                    chunk = row[t:t + LANES]
+                    for j in range(LANES):  # element-wise over lanes: vectorised
+                        v = chunk[j]
+                        # strict ">" keeps each lane's first maximum; a NaN always takes over
+                        take = (v > best[j]) | (v != v) | (best_i[j] < 0)
+                        best[j] = v if take else best[j]
+                        best_i[j] = base + t + j if take else best_i[j]
+                    t += LANES
+                for j in range(n - t):  # the tail, into lanes 0 .. n - t - 1
+                    v = row[t + j]
+                    if (v > best[j]) | (v != v) | (best_i[j] < 0):
+                        best[j] = v
+                        best_i[j] = base + t + j
+            # reduce the lanes: the largest value, the smallest index among equals (the row's
+            # first maximum); a NaN lane wins, the last NaN (largest index) among several
+            m, m_i = neg_inf, np.int64(-1)
+            for j in range(LANES):
+                i = best_i[j]
+                if i < 0:
+                    continue
+                v = best[j]
+                if m_i < 0:
+                    m, m_i = v, i
+                elif m != m:  # NaN so far: only a later NaN replaces it
+                    if v != v and i > m_i:
+                        m, m_i = v, i
+                elif v != v or v > m or (v == m and i < m_i):
+                    m, m_i = v, i
+            y[b, f] = m
+            argmax[b, f] = m_i
+
+
+def _backward_loops(dy, argmax, dx):
+    # dy: (B, F)  argmax: (B, F)  dx: (B, G*F, L) ADDED to
+    B, F = dy.shape
+    L = dx.shape[2]
+    for b in prange(B):
+        for f in range(F):
+            a = argmax[b, f]
+            g = a // L
+            dx[b, g * F + f, a - g * L] += dy[b, f]  # (B1)
+
+
+_forward = SerialOrParallel(_forward_loops)
+_backward = SerialOrParallel(_backward_loops)
+
+
+def global_max_forward_into(x, n_valid, groups, y, argmax):
+    """Fast (F1)-(F2), unchecked: writes ``y`` (B, F) and ``argmax`` (B, F) int64.
+
+    x (B, groups*F, L) C-contiguous float; n_valid (B,) int64 with 1 <= n_valid[b] <= L.
+    """
+    _forward(x.size, x, n_valid, groups, y, argmax)
+
+
+def global_max_backward_into(dy, argmax, dx):
+    """Fast (B1), unchecked: ADDS ``dy`` into ``dx`` (B, groups*F, L) at the forward's maxima."""
+    _backward(dy.size * 64, dy, argmax, dx)
+
+
+# ----------------------------------------------------------------------------- 3. checked
+def _check_n_valid(n_valid, B, L):
+    if not isinstance(n_valid, np.ndarray) or n_valid.dtype != np.int64 or n_valid.shape != (B,):
+        got = f"{n_valid.dtype} array of shape {n_valid.shape}" if isinstance(n_valid, np.ndarray) \
+            else type(n_valid).__name__
+        raise TypeError(f"n_valid must be a ({B},) int64 array (valid positions per sequence), got {got}")
+    if B and (n_valid.min() < 1 or n_valid.max() > L):
+        raise ValueError(f"n_valid must lie in [1, {L}] (every sequence needs a valid position, none "
+                         f"past x's length), got values in [{n_valid.min()}, {n_valid.max()}]")
+
+
+def global_max_forward(x: np.ndarray, n_valid: np.ndarray | None = None, groups: int = 1):
+    """Max of each channel over the valid positions and the channel groups (strands).
+
+    Parameters
+    ----------
+    x : ndarray (B, groups*F, L), float32 or float64, C-contiguous
+    n_valid : int64 ndarray (B,), the number of valid positions of each sequence (the max
+        ignores positions past it); None: all L
+    groups : int >= 1, channel groups reduced together (2 for both strands)
+
+    Returns
+    -------
+    y : ndarray (B, F), x's dtype
+    argmax : int64 ndarray (B, F), flat index g*L + t of each maximum
+    """
+    check_float_array("x", x, ndim=3)
+    groups = check_int("groups", groups, 1)
+    B, GF, L = x.shape
+    if GF % groups or GF == 0 or L == 0:
+        raise ValueError(f"x must have shape (B, groups * F, L) with F, L >= 1; got {x.shape} for "
+                         f"groups={groups}")
+    if n_valid is None:
+        n_valid = np.full(B, L, dtype=np.int64)
+    _check_n_valid(n_valid, B, L)
+    y = np.empty((B, GF // groups), dtype=x.dtype)
+    argmax = np.empty((B, GF // groups), dtype=np.int64)
+    global_max_forward_into(x, n_valid, groups, y, argmax)
+    return y, argmax
+
+
+def global_max_backward(dy: np.ndarray, argmax: np.ndarray, groups: int, length: int) -> np.ndarray:
+    """Gradient of ``global_max_forward`` with respect to x: ``dx`` (B, groups*F, length)."""
+    check_float_array("dy", dy, ndim=2)
+    groups = check_int("groups", groups, 1)
+    length = check_int("length", length, 1)
+    if not isinstance(argmax, np.ndarray) or argmax.dtype != np.int64 or argmax.shape != dy.shape:
+        raise TypeError(f"argmax must be the int64 array of dy's shape {dy.shape} from global_max_forward")
+    if argmax.size and (argmax.min() < 0 or argmax.max() >= groups * length):
+        raise ValueError(f"argmax must lie in [0, {groups * length}) for groups={groups}, length={length}")
+    dx = np.zeros((dy.shape[0], groups * dy.shape[1], length), dtype=dy.dtype)
+    global_max_backward_into(dy, argmax, dx)
+    return dx
