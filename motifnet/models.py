@@ -1,4 +1,4 @@
-"""The two models of the tutorials, composed from layers in plain sight.
+"""The models, composed from layers in plain sight.
 
 ``GenomicsCNN`` ("cnn"), the primer's network::
 
@@ -14,13 +14,29 @@
     attn   = ReLU(Linear(32 -> 16)(context))                   (N, 16)
     logits = Linear(32 -> 1)([cnn ; attn])                     (N,)
 
-Each ``backward`` is its ``forward`` read backwards, one line per layer, so the
-chain rule is visible; there is no tape.  All parameters live in one flat
-buffer (``flat_params``) and all gradients in another (``flat_grads``), so the
-optimizer updates the whole model with one kernel call.
+``DeepBind`` ("deepbind"), position-invariant and reading both strands (Alipanahi
+et al. 2015's design)::
 
-``dtype`` is float32 for training; float64 models exist for finite-difference
-checks (``motifnet gradcheck``).
+    y = StrandConv1d(4 -> F, K)(x)           (N, 2F, L - K + 1)   F filters, both strands
+    m = GlobalMaxPool(y, valid positions)    (N, F)   best match anywhere, either strand
+    logits = Linear(H -> 1)(ReLU(Linear(F -> H)(ReLU(m))))
+
+  ReLU is taken after the max, not before: max_t relu(y_t) = relu(max_t y_t) since
+  ReLU never reorders values, and the gradients agree too (both send dL/dm to the
+  argmax when the max is positive, nothing otherwise), at a (2L)-th of the cost.  It
+  takes any length: each sequence's max covers its own L_b - K + 1 positions, so a
+  batch padded to its longest member gives every sequence exactly its own answer.
+
+Every model reads x as base codes (N, L) int8 (``motifnet.data.encode``; the first
+layer then sums looked-up weights) or as one-hot floats (N, 4, L) of the model's
+dtype (needed for input gradients: saliency, DeepLIFT).  Each ``backward`` is its
+``forward`` read backwards, one line per layer, so the chain rule is visible; there
+is no tape.  Gradients are added (+=) into each layer's parameters, and where two
+branches meet (the attention model's pooled features) into one shared buffer.  All
+parameters live in one flat buffer (``flat_params``) and all gradients in another
+(``flat_grads``), so the optimizer updates the whole model with one kernel call.
+
+``dtype`` is float32 for training; float64 models exist for finite-difference checks.
 """
 
 from __future__ import annotations
@@ -28,19 +44,102 @@ from __future__ import annotations
 import numpy as np
 
 from motifnet.errors import UserError
-from motifnet.layers import (AdditiveAttention, Conv1d, Flatten, Linear, MaxPool1d, Parameter, ReLU,
-                             pack_parameters)
+from motifnet.layers import (AdditiveAttention, Buffers, Conv1d, Flatten, GlobalMaxPool, Linear, MaxPool1d,
+                             Parameter, ReLU, StrandConv1d, pack_parameters)
 
 ALPHABET_SIZE = 4
 
 
-class GenomicsCNN:
+class Model:
+    """What every model shares: parameters in flat buffers, input checks, the public calls.
+
+    Subclasses build their layers in ``__init__``, then call ``_finish()``, and define
+    ``_layers()``, ``hyperparameters()``, ``_forward(x, lengths, need_backward)`` and
+    ``backward(d_logits, need_input_grad)``.
+    """
+
+    name = "model"
+    fixed_length: int | None = None  # the one length a model reads, or None for any length
+
+    def _finish(self):
+        self.flat_params, self.flat_grads = pack_parameters(self.parameters(), self.dtype)
+
+    def parameters(self) -> dict[str, Parameter]:
+        """Every parameter by name ("conv.weight", ...), in the flat buffer's order."""
+        return {f"{lname}.{pname}": p for lname, layer in self._layers().items()
+                for pname, p in layer.parameters().items()}
+
+    def zero_grad(self) -> None:
+        self.flat_grads.fill(0)
+
+    @property
+    def min_length(self) -> int:
+        """The shortest sequence the model reads."""
+        return self.fixed_length if self.fixed_length is not None else self.kernel_size
+
+    # ---- input
+    def check_input(self, x, lengths=None):
+        """Validate x (codes (N, L) int8 or one-hot (N, 4, L) floats) and lengths; return both.
+
+        Raises TypeError/ValueError saying what was expected.  ``lengths`` (N,) int64 is
+        each sequence's own length (positions past it are padding); None means all L.
+        """
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"x must be a numpy.ndarray (base codes or one-hot sequences), got {type(x).__name__}")
+        if x.dtype == np.int8:
+            if x.ndim != 2:
+                raise ValueError(f"base codes must have shape (N, L), got {x.shape}")
+            if x.size and (int(x.min()) < -1 or int(x.max()) > 3):
+                raise ValueError("base codes must lie in [-1, 3] (A, C, G, T; -1 for N or padding)")
+        elif x.dtype == self.dtype:
+            if x.ndim != 3 or x.shape[1] != ALPHABET_SIZE:
+                raise ValueError(f"one-hot x must have shape (N, {ALPHABET_SIZE}, L), got {x.shape}")
+        else:
+            raise TypeError(f"x must be base codes (int8) or one-hot {self.dtype}, got {x.dtype}; "
+                            f"use motifnet.data.encode or x.astype(np.{self.dtype})")
+        if not x.flags.c_contiguous:
+            raise ValueError("x must be C-contiguous; use np.ascontiguousarray(x)")
+        L = x.shape[-1]
+        if self.fixed_length is not None and L != self.fixed_length:
+            raise ValueError(f"the {self.name} model reads sequences of length {self.fixed_length}, "
+                             f"got length {L}")
+        if L < self.min_length:
+            raise ValueError(f"sequences of length {L} are shorter than the model's filters ({self.min_length})")
+        if lengths is None:
+            lengths = np.full(x.shape[0], L, dtype=np.int64)
+        else:
+            lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+            if lengths.shape != (x.shape[0],):
+                raise ValueError(f"lengths must have shape ({x.shape[0]},), got {lengths.shape}")
+            if lengths.size and (lengths.min() < self.min_length or lengths.max() > L):
+                raise ValueError(f"lengths must lie in [{self.min_length}, {L}] (the model's shortest "
+                                 f"sequence, the array's length), got [{lengths.min()}, {lengths.max()}]")
+            if self.fixed_length is not None and lengths.size and lengths.min() != L:
+                raise ValueError(f"the {self.name} model reads sequences of exactly length {L}")
+        return x, lengths
+
+    # ---- the public calls
+    def forward(self, x, lengths=None, *, check=True, need_backward=True) -> np.ndarray:
+        """Logits (N,) of x; keeps what ``backward`` needs.
+
+        ``check=False`` skips the input checks (the training loop checks a data set once);
+        ``need_backward=False`` (prediction) lets layers skip what only the backward needs.
+        The array returned is the model's own buffer, valid until the next forward.
+        """
+        if check:
+            x, lengths = self.check_input(x, lengths)
+        elif lengths is None:
+            lengths = np.full(x.shape[0], x.shape[-1], dtype=np.int64)
+        return self._forward(x, lengths, need_backward)
+
+
+class GenomicsCNN(Model):
     """The primer's CNN (model name "cnn").
 
     Parameters
     ----------
     seq_len : int
-        Length of the one-hot sequences the model reads (x is (N, 4, seq_len)).
+        Length of the sequences the model reads.
     n_filters, kernel_size : int
         Convolution filters ("motif detectors") and their width.
     pool_size : int
@@ -58,6 +157,7 @@ class GenomicsCNN:
                  dtype=np.float32):
         self.seq_len, self.n_filters, self.kernel_size = int(seq_len), int(n_filters), int(kernel_size)
         self.pool_size, self.hidden, self.seed = int(pool_size), int(hidden), int(seed)
+        self.fixed_length = self.seq_len
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
@@ -76,7 +176,7 @@ class GenomicsCNN:
         self.fc1 = Linear(n_filters * self.pool_length, hidden, rng=rng, dtype=self.dtype)
         self.fc1_relu = ReLU()
         self._build_head(rng)
-        self.flat_params, self.flat_grads = pack_parameters(self.parameters(), self.dtype)
+        self._finish()
 
     def _build_head(self, rng):
         self.fc2 = Linear(self.hidden, 1, rng=rng, dtype=self.dtype)
@@ -84,41 +184,14 @@ class GenomicsCNN:
     def _layers(self) -> dict:
         return {"conv": self.conv, "fc1": self.fc1, "fc2": self.fc2}
 
-    def parameters(self) -> dict[str, Parameter]:
-        """Every parameter by name ("conv.weight", ...), in the flat buffer's order."""
-        return {f"{lname}.{pname}": p for lname, layer in self._layers().items()
-                for pname, p in layer.parameters().items()}
-
-    def zero_grad(self) -> None:
-        self.flat_grads.fill(0)
-
     def hyperparameters(self) -> dict:
         """Everything ``__init__`` needs to rebuild this architecture (not the dtype)."""
         return dict(seq_len=self.seq_len, n_filters=self.n_filters, kernel_size=self.kernel_size,
                     pool_size=self.pool_size, hidden=self.hidden, seed=self.seed)
 
-    def check_input(self, x) -> np.ndarray:
-        """Raise a TypeError/ValueError unless x is a C-contiguous (N, 4, seq_len) array of our dtype."""
-        if not isinstance(x, np.ndarray):
-            raise TypeError(f"x must be a numpy.ndarray (one-hot sequences), got {type(x).__name__}")
-        if x.dtype != self.dtype:
-            raise TypeError(f"x must be {self.dtype}, got {x.dtype}; use x.astype(np.{self.dtype})")
-        if x.ndim != 3 or x.shape[1] != ALPHABET_SIZE or x.shape[2] != self.seq_len:
-            raise ValueError(f"x must have shape (N, {ALPHABET_SIZE}, {self.seq_len}) (one-hot "
-                             f"sequences of length {self.seq_len}), got {x.shape}")
-        if not x.flags.c_contiguous:
-            raise ValueError("x must be C-contiguous; use np.ascontiguousarray(x)")
-        return x
-
-    # ---- forward / backward
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """Logits (N,) of one-hot sequences x (N, 4, seq_len); keeps what backward needs."""
-        return self._forward(self.check_input(x))
-
-    def _forward(self, x):
-        # unchecked: the training loop validates the whole data set once
+    def _forward(self, x, lengths, need_backward):
         h = self.conv_relu.forward(self.conv.forward(x))        # (N, F, L_conv)
-        pooled = self.pool.forward(h)                           # (N, F, L_pool)
+        pooled = self.pool.forward(h, need_backward)            # (N, F, L_pool)
         z = self.fc1_relu.forward(self.fc1.forward(self.flatten.forward(pooled)))  # (N, hidden)
         return self.fc2.forward(z).reshape(-1)                  # (N,)
 
@@ -127,11 +200,12 @@ class GenomicsCNN:
         dz = self.fc2.backward(d_logits.reshape(-1, 1))
         d_pooled = self.flatten.backward(self.fc1.backward(self.fc1_relu.backward(dz)))
         dh = self.pool.backward(d_pooled)
-        return self.conv.backward(self.conv_relu.backward(dh), need_input_grad)
+        return self.conv.backward(self.conv_relu.backward(dh), need_input_grad=need_input_grad)
 
     def conv_activations(self, x: np.ndarray) -> np.ndarray:
-        """The filters' responses after ReLU, before pooling: (N, n_filters, L_conv)."""
-        return self.conv_relu.forward(self.conv.forward(self.check_input(x)))
+        """The filters' responses after ReLU, before pooling: (N, n_filters, L_conv), a copy."""
+        x, _ = self.check_input(x)
+        return self.conv_relu.forward(self.conv.forward(x)).copy()
 
 
 class GenomicsCNNWithAttention(GenomicsCNN):
@@ -150,14 +224,15 @@ class GenomicsCNNWithAttention(GenomicsCNN):
         self.fc_attn = Linear(self.n_filters, self.hidden, rng=rng, dtype=self.dtype)
         self.fc_attn_relu = ReLU()
         self.fc2 = Linear(2 * self.hidden, 1, rng=rng, dtype=self.dtype)
+        self._buffers = Buffers()
 
     def _layers(self) -> dict:
         return {"conv": self.conv, "fc1": self.fc1, "attention": self.attention,
                 "fc_attn": self.fc_attn, "fc2": self.fc2}
 
-    def _forward(self, x):
+    def _forward(self, x, lengths, need_backward):
         h = self.conv_relu.forward(self.conv.forward(x))        # (N, F, L_conv)
-        pooled = self.pool.forward(h)                           # (N, F, L_pool)
+        pooled = self.pool.forward(h, need_backward)            # (N, F, L_pool)
         cnn = self.fc1_relu.forward(self.fc1.forward(self.flatten.forward(pooled)))  # (N, hidden)
         # query = mean over positions; einsum's loop is ~4x faster than .mean(axis=2) here
         query = np.einsum("nfl->nf", pooled) * self._inv_pool_length  # (N, F)
@@ -170,27 +245,95 @@ class GenomicsCNNWithAttention(GenomicsCNN):
         d_cat = self.fc2.backward(d_logits.reshape(-1, 1))                  # (N, 2*hidden)
         d_cnn, d_attn = np.ascontiguousarray(d_cat[:, :H]), np.ascontiguousarray(d_cat[:, H:])
         d_context = self.fc_attn.backward(self.fc_attn_relu.backward(d_attn))
-        d_query, d_pooled = self.attention.backward(d_context)              # keys = values: one dk
-        d_pooled += d_query[:, :, None] * self._inv_pool_length         # query = mean of pooled
-        d_pooled += self.flatten.backward(self.fc1.backward(self.fc1_relu.backward(d_cnn)))
+        pooled_shape = self.attention.k.shape  # the pooled features were the keys
+        d_pooled = self._buffers.zeros("d_pooled", pooled_shape, self.dtype)  # where three paths meet:
+        d_query, _ = self.attention.backward(d_context, dk=d_pooled)          # keys = values
+        d_pooled += d_query[:, :, None] * self._inv_pool_length               # query = mean of pooled
+        self.fc1.backward(self.fc1_relu.backward(d_cnn),                      # the dense branch
+                          dx=d_pooled.reshape(pooled_shape[0], -1))
         dh = self.pool.backward(d_pooled)
-        return self.conv.backward(self.conv_relu.backward(dh), need_input_grad)
+        return self.conv.backward(self.conv_relu.backward(dh), need_input_grad=need_input_grad)
 
     def attention_weights(self, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """Attention over the pooled positions for each sequence: (N, L_pool), rows sum to 1."""
-        x = self.check_input(x)
+        x, _ = self.check_input(x)
         out = np.empty((x.shape[0], self.pool_length), dtype=self.dtype)
         for start in range(0, x.shape[0], batch_size):
-            self._forward(x[start:start + batch_size])
+            self.forward(x[start:start + batch_size], check=False, need_backward=False)
             out[start:start + batch_size] = self.attn_weights
         return out
 
 
-MODELS = {"cnn": GenomicsCNN, "attention": GenomicsCNNWithAttention}
+class DeepBind(Model):
+    """Both strands, any length: the position-invariant model (model name "deepbind").
+
+    Parameters
+    ----------
+    n_filters : int
+        Filters F, each scanning both strands.
+    kernel_size : int
+        Filter width K (the shortest sequence the model reads).
+    hidden : int
+        Width of the dense layer.
+    seed : int
+        Seed of the initial weights.
+    dtype : np.float32 or np.float64
+    """
+
+    name = "deepbind"
+    fixed_length = None
+
+    def __init__(self, n_filters=32, kernel_size=15, hidden=32, seed=0, dtype=np.float32):
+        self.n_filters, self.kernel_size, self.hidden, self.seed = (int(n_filters), int(kernel_size),
+                                                                    int(hidden), int(seed))
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
+        rng = np.random.default_rng(seed)
+        self.conv = StrandConv1d(n_filters, kernel_size, rng=rng, dtype=self.dtype)
+        self.pool = GlobalMaxPool(groups=2)
+        self.pool_relu = ReLU()
+        self.fc1 = Linear(n_filters, hidden, rng=rng, dtype=self.dtype)
+        self.fc1_relu = ReLU()
+        self.fc2 = Linear(hidden, 1, rng=rng, dtype=self.dtype)
+        self._finish()
+
+    def _layers(self) -> dict:
+        return {"conv": self.conv, "fc1": self.fc1, "fc2": self.fc2}
+
+    def hyperparameters(self) -> dict:
+        return dict(n_filters=self.n_filters, kernel_size=self.kernel_size, hidden=self.hidden, seed=self.seed)
+
+    def _forward(self, x, lengths, need_backward):
+        y = self.conv.forward(x)                                   # (N, 2F, L - K + 1), both strands
+        self.n_valid = lengths - (self.kernel_size - 1)            # each sequence's own positions
+        m = self.pool_relu.forward(self.pool.forward(y, self.n_valid))  # (N, F)
+        z = self.fc1_relu.forward(self.fc1.forward(m))             # (N, hidden)
+        return self.fc2.forward(z).reshape(-1)                     # (N,)
+
+    def backward(self, d_logits: np.ndarray, need_input_grad: bool = False):
+        dz = self.fc2.backward(d_logits.reshape(-1, 1))
+        dm = self.pool_relu.backward(self.fc1.backward(self.fc1_relu.backward(dz)))
+        dy = self.pool.backward(dm)
+        return self.conv.backward(dy, need_input_grad=need_input_grad)
+
+    def strand_activations(self, x, lengths=None):
+        """The filters' responses on both strands: (N, 2F, L - K + 1), a copy (see StrandConv1d)."""
+        x, _ = self.check_input(x, lengths)
+        return self.conv.forward(x).copy()
 
 
-def build_model(name: str, seq_len: int = 50, seed: int = 0, **hyper):
-    """Build the model called ``name`` ("cnn" or "attention"); ``hyper`` as its ``__init__``."""
+MODELS = {"cnn": GenomicsCNN, "attention": GenomicsCNNWithAttention, "deepbind": DeepBind}
+
+
+def build_model(name: str, seq_len: int | None = 50, seed: int = 0, **hyper):
+    """Build the model called ``name`` ("cnn", "attention" or "deepbind").
+
+    ``seq_len`` is the tutorials' models' one length (ignored by "deepbind", which
+    reads any length); ``hyper`` as the model's ``__init__``.
+    """
     if name not in MODELS:
         raise UserError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+    if name == "deepbind":
+        return DeepBind(seed=seed, **hyper)
     return MODELS[name](seq_len=seq_len, seed=seed, **hyper)

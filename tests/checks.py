@@ -121,3 +121,19 @@ def check_op_finite_differences(op, config, seed, max_elements=1000):
         assert_grad_fd(f"{op.name} {op.describe(config)}: {name}", fast["d_" + name],
                        lambda: projected_loss(op, config, inputs, d_outputs), inputs[name],
                        rtol=op.fd_rtol, eps=op.fd_eps, max_elements=max_elements)
+
+
+def check_layer_against_torch(name, output, expected_output, grads, expected_grads, rtol=1e-5, grad_rtol=1e-5):
+    """Compare a layer's forward output and every gradient with torch's (assert_close each).
+
+    ``grads`` and ``expected_grads`` map the same names to arrays / torch tensors (or
+    torch parameters, whose ``.grad`` is used).
+    """
+    import torch
+
+    assert_close(f"{name} forward", output, expected_output, rtol=rtol)
+    assert set(grads) == set(expected_grads), (sorted(grads), sorted(expected_grads))
+    for gname, g in grads.items():
+        e = expected_grads[gname]
+        e = e.grad if isinstance(e, torch.Tensor) and e.grad is not None else e
+        assert_close(f"{name} d/d {gname}", g, e, rtol=grad_rtol)

@@ -17,7 +17,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import naive
+from motifnet.kernels.conv1d import conv1d_forward_reference
 from checks import assert_close
 from motifnet.interpret.attention import motif_enrichment, upsample_linear
 from motifnet.interpret.filters import activation_pwms, best_filter, top_filters_by_variance
@@ -223,7 +223,7 @@ def test_activation_pwms_recover_planted_motif_from_a_motif_filter():
     w = np.zeros((3, 4, K))
     w[0] = encode_motif(MOTIF)  # filter 0 = the motif, filter 1 = zeros, filter 2 = random
     w[2] = rng.standard_normal((4, K))
-    acts = np.maximum(naive.conv1d_forward(x, w, np.array([-(K - 2.0), 0.0, 0.0])), 0)
+    acts = np.maximum(conv1d_forward_reference(x, w, np.array([-(K - 2.0), 0.0, 0.0])), 0)
     records = activation_pwms(acts, x, K)
     assert records[0]["n_sites"] == 40  # exactly the planted sites pass the threshold
     assert records[0]["consensus"] == MOTIF
@@ -249,7 +249,7 @@ def test_activation_windows_follow_conv_geometry():
     x = random_one_hot(rng, 30, 30)
     w = rng.standard_normal((1, 4, 3))
     s, p, d = 2, 2, 2
-    acts = np.maximum(naive.conv1d_forward(x, w, np.zeros(1), s, p, d), 0)
+    acts = np.maximum(conv1d_forward_reference(x, w, np.zeros(1), s, p, d), 0)
     rec = activation_pwms(acts, x, 3, s, p, d, pseudocount=0.0, min_sites=1)[0]
     a = acts[:, 0]
     thr = a.mean() + 0.5 * (a.max() - a.mean())

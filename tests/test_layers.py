@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from checks import assert_close
-from torch_models import SimpleAttention, check_layer_against_torch
+from benchmarks.torch_models import SimpleAttention, StrandConv
+from checks import assert_close, check_layer_against_torch
 
-from motifnet.layers import (AdditiveAttention, BCEWithLogitsLoss, Conv1d, Flatten, Linear, MaxPool1d, Parameter,
-                             ReLU, pack_parameters)
+from motifnet.layers import (AdditiveAttention, BCEWithLogitsLoss, Conv1d, Flatten, GlobalMaxPool, Linear, MaxPool1d,
+                             Parameter, ReLU, StrandConv1d, pack_parameters)
 from motifnet.optim import Adam
 
 T = torch.from_numpy
@@ -185,9 +185,93 @@ def test_flat_buffers_and_adam_fallback():
     assert not flat_grad.any()
 
 
+def test_conv1d_layer_on_base_codes_matches_its_dense_path():
+    rng = np.random.default_rng(7)
+    codes = rng.integers(-1, 4, size=(5, 40)).astype(np.int8)
+    x = np.zeros((5, 4, 40), np.float32)
+    b, i = np.nonzero(codes >= 0)
+    x[b, codes[b, i], i] = 1
+    a, d = Conv1d(4, 6, 5, stride=2, padding=3, dilation=2, rng=0), Conv1d(4, 6, 5, stride=2, padding=3, dilation=2, rng=0)
+    y_codes, y_dense = a.forward(codes), d.forward(x)
+    assert_close("y codes vs dense", y_codes, y_dense, rtol=1e-5)
+    dy = rng.standard_normal(y_codes.shape).astype(np.float32)
+    assert a.backward(dy, need_input_grad=False) is None
+    d.backward(dy, need_input_grad=False)
+    assert_close("dw codes vs dense", a.weight.grad, d.weight.grad, rtol=1e-5)
+    assert_close("db codes vs dense", a.bias.grad, d.bias.grad, rtol=1e-5)
+    with pytest.raises(ValueError, match="one-hot floats"):
+        a.backward(dy)  # an input gradient of base codes does not exist
+
+
+def test_strand_conv_and_global_max_layers_match_torch():
+    rng = np.random.default_rng(8)
+    conv, pool = StrandConv1d(5, 7, rng=rng), GlobalMaxPool(groups=2)
+    x = rng.standard_normal((3, 4, 30)).astype(np.float32)
+    lengths = np.array([30, 12, 25])
+    y = pool.forward(conv.forward(x), lengths - 6)
+    dm = rng.standard_normal(y.shape).astype(np.float32)
+    dx = conv.backward(pool.backward(dm))
+    ref = StrandConv(5, 7)
+    with torch.no_grad():
+        ref.weight.copy_(T(conv.weight.data)), ref.bias.copy_(T(conv.bias.data))
+    tx = _leaf(x)
+    ty = ref(tx)
+    masked = ty.masked_fill((torch.arange(24)[None, :] >= T(lengths - 6)[:, None])[:, None, :], float("-inf"))
+    tm = masked.view(3, 2, 5, 24).permute(0, 2, 1, 3).reshape(3, 5, 48).max(dim=2).values
+    tm.backward(T(dm))
+    check_layer_against_torch("StrandConv1d + GlobalMaxPool", y, tm,
+                              dict(x=dx, weight=conv.weight.grad, bias=conv.bias.grad),
+                              dict(x=tx.grad, weight=ref.weight, bias=ref.bias))
+    # a second backward through the layer's own (re-zeroed) buffer gives the same input gradient
+    first = pool.backward(dm).copy()
+    x2 = rng.standard_normal(x.shape).astype(np.float32)  # maxima elsewhere: the old entries must go
+    pool.forward(conv.forward(x2), lengths - 6)
+    second = pool.backward(dm)
+    assert np.count_nonzero(second) == dm.size and not np.array_equal(second, first)
+    pool.forward(conv.forward(x), lengths - 6)
+    np.testing.assert_array_equal(pool.backward(dm), first)  # re-zeroed, not accumulated
+
+
+def test_layers_reuse_their_buffers_and_add_into_a_given_dx():
+    rng = np.random.default_rng(9)
+    layer = Linear(6, 3, rng=rng)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    y1 = layer.forward(x)
+    y2 = layer.forward(x)
+    assert y1 is y2  # no allocation in a training step
+    dy = rng.standard_normal((4, 3)).astype(np.float32)
+    own = layer.backward(dy).copy()
+    given = np.full((4, 6), 2.0, np.float32)
+    assert layer.backward(dy, dx=given) is given
+    assert_close("dx added into the caller's buffer", given, own + 2.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("pos_weight, message", [
+    (np.ones(3), "pos_weight has 3 values but the logits' last dimension is 32"),
+    (np.ones((2, 2)), "1-D array"),
+    (-1.0, "positive"),
+    (np.nan, "positive and finite"),
+    ("2", "number"),
+    (True, "bool"),
+])
+def test_bce_layer_validates_pos_weight(pos_weight, message):
+    # the hole: 3 pos_weight values on 32 logits used to read past the array
+    logits, targets = np.zeros(32, np.float32), np.ones(32, np.float32)
+    with pytest.raises((TypeError, ValueError), match=message):
+        BCEWithLogitsLoss(pos_weight=pos_weight, reduction="none").forward(logits, targets)
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="reduction"):
         BCEWithLogitsLoss(reduction="avg")
+    with pytest.raises(ValueError, match="kernel_size must be >= 1"):
+        Conv1d(4, 8, 0)
+    with pytest.raises(TypeError, match="out_channels must be an int"):
+        Conv1d(4, 8.0, 3)
+    with pytest.raises(ValueError, match="padding must be in"):
+        MaxPool1d(3, padding=2)
+    with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+        Linear(3, 2, dtype=np.int32)
     with pytest.raises(TypeError, match="params"):
         Adam([np.zeros(3)])
     with pytest.raises(ValueError, match="betas"):

@@ -1,7 +1,7 @@
 """Training parity with torch: the same model, weights and batches give the same run.
 
 Both models train for 120 Adam steps (batch 32, lr 1e-3, float32) on planted-motif
-data in motifnet and in torch (tests/torch_models.py, weights copied from
+data in motifnet and in torch (benchmarks/torch_models.py, weights copied from
 motifnet's initialisation).  The loss must agree at every step to 1e-4 and the
 final parameters to 1e-3 (relative to each tensor's max-norm), and every
 gradient at the first step to 1e-4 and at the last step to 1e-3.  The gradient
@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from benchmarks.torch_models import torch_name, torch_params, torch_twin
 from checks import assert_close
-from torch_models import torch_name, torch_params, torch_twin
 
 from motifnet.data import generate_data, one_hot
 from motifnet.layers import BCEWithLogitsLoss
@@ -74,7 +74,7 @@ def _train_torch(net, x, y, batches):
     return np.array(losses), grads
 
 
-@pytest.mark.parametrize("name", ["cnn", "attention"])
+@pytest.mark.parametrize("name", ["cnn", "attention", "deepbind"])
 def test_training_matches_torch(name):
     x, y = _data()
     model = build_model(name, seed=3)
@@ -105,7 +105,34 @@ def test_fit_is_the_training_loop(name):
     manual = build_model(name, seed=7)
     _train_motifnet(manual, x, y.astype(np.float32), _batches(200, bs, steps, seed=11))
     fitted = build_model(name, seed=7)
-    history = fit(fitted, x, y, x[:50], y[:50], epochs=epochs, batch_size=bs, lr=LR, seed=11)
+    history = fit(fitted, x, y, x[:50], y[:50], epochs=epochs, batch_size=bs, lr=LR, seed=11, restore_best=False)
     np.testing.assert_array_equal(fitted.flat_params, manual.flat_params)
     assert [row["epoch"] for row in history] == [1, 2]
-    assert set(history[0]) == {"epoch", "loss", "train_accuracy", "test_accuracy", "seconds"}
+    assert set(history[0]) == {"epoch", "loss", "train_accuracy", "valid_loss", "valid_accuracy", "valid_auroc",
+                               "seconds", "best"}
+
+
+def test_train_accuracy_is_that_of_the_epochs_own_training_logits():
+    # the definition pinned: the logits the training batches produced, against the targets in
+    # the same (shuffled) order; a second pass after the epoch, or unshuffled targets, differ
+    x, y = _data(seed=6)
+    x, y = x[:96], y[:96].astype(np.int8)
+    model = build_model("cnn", seed=2)
+    logits = []
+    real_forward = model.forward
+
+    def recording_forward(xb, lengths=None, **kw):
+        out = real_forward(xb, lengths, **kw)
+        logits.append(out.copy())
+        return out
+
+    model.forward = recording_forward
+    history = fit(model, x, y, epochs=6, batch_size=32, seed=4, lr=1e-2, restore_best=False)
+    rng = np.random.default_rng(4)
+    for epoch in range(6):
+        perm = rng.permutation(96)
+        epoch_logits = np.concatenate(logits[3 * epoch:3 * epoch + 3])
+        expected = np.mean((epoch_logits > 0) == (y[perm] == 1))
+        assert history[epoch]["train_accuracy"] == expected
+    assert expected > 0.7  # learning: the check below can tell the orders apart
+    assert expected != np.mean((epoch_logits > 0) == (y == 1))  # the order matters
