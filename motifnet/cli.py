@@ -2,14 +2,26 @@
 
 Each subcommand lives in ``motifnet/commands/<name>.py`` and defines
 ``add_parser(subparsers)`` (its flags and help) and ``run(args) -> int`` (its
-exit status).  Errors in the user's input are raised as ``UserError`` anywhere
-below and printed here as one line on stderr with exit status 2; no traceback.
+exit status).  The promises every command keeps are kept here, once:
+
+* an error in the user's input (a ``UserError`` raised anywhere below) is one line on
+  stderr, exit status 2, no traceback;
+* Ctrl-C (SIGINT) is one line, "interrupted", exit status 130; SIGTERM the same with
+  143.  Output folders and files are written through ``motifnet.outputs``, which
+  removes what an interrupted command had started, so nothing half-written stays.
+  (Ctrl-C inside a Numba loop can surface as a ``SystemError`` whose cause is the
+  ``KeyboardInterrupt``: it is recognised as the interrupt it is.);
+* a closed or full standard output, or a broken pipe, is one line too (a broken pipe,
+  as in ``motifnet predict ... | head``, is not an error).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
+import signal
 import sys
 
 from motifnet import __version__
@@ -25,6 +37,42 @@ COMMANDS = (
 )
 
 
+_STDOUT_ERRNOS = {errno.ENOSPC, errno.EBADF, errno.EIO, errno.EDQUOT, errno.EFBIG}
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like KeyboardInterrupt is for SIGINT."""
+
+
+_received = {"signal": None}
+
+
+def _on_signal(signum, frame):
+    _received["signal"] = signum
+    if signum == signal.SIGTERM:
+        raise Terminated()
+    raise KeyboardInterrupt()
+
+
+def install_signal_handlers() -> None:
+    """SIGINT and SIGTERM raise in the main thread (and are remembered, see ``_interrupt_of``)."""
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+
+
+def _interrupt_of(exc: BaseException):
+    """The signal behind ``exc`` (KeyboardInterrupt, Terminated, or a SystemError caused by one), or None."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, Terminated):
+            return signal.SIGTERM
+        if isinstance(exc, KeyboardInterrupt):
+            return signal.SIGINT
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return _received["signal"]
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad flag or value is one line on stderr (exit 2) like every error."""
 
@@ -35,11 +83,11 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="motifnet",
-        description="Find transcription-factor binding sites with small CNNs whose every "
+        description="Find transcription-factor binding sites with small neural networks whose every "
         "layer is a hand-written Numba kernel (no deep-learning framework).",
     )
     parser.add_argument("--version", action="version", version=f"motifnet {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         module = importlib.import_module(f"motifnet.commands.{name}")
         sub = module.add_parser(subparsers)
@@ -47,17 +95,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "run", None) is None:
-        parser.print_help()
-        return 2
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null so the interpreter's final flush cannot fail again."""
     try:
-        return int(args.run(args) or 0)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+    except OSError:
+        pass
+
+
+def _stderr(text: str) -> None:
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def main(argv=None) -> int:
+    install_signal_handlers()
+    command = "motifnet"
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if getattr(args, "run", None) is None:
+            parser.print_help()
+            return 2
+        command = f"motifnet {args.command}"
+        status = int(args.run(args) or 0)
+        if sys.stdout is not None:
+            sys.stdout.flush()
+        return status
     except UserError as exc:
-        print(f"motifnet {args.command}: error: {exc}", file=sys.stderr)
+        _stderr(f"{command}: error: {exc}")
         return 2
-    except KeyboardInterrupt:
-        print(f"motifnet {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except BrokenPipeError:  # e.g. `motifnet predict ... | head`: the reader has all it wanted
+        _silence_stdout()
+        return 0
+    except BaseException as exc:  # noqa: BLE001 - interrupts, then output failures, then bugs
+        signum = _interrupt_of(exc) if isinstance(exc, (KeyboardInterrupt, Terminated, SystemError)) else None
+        if signum is not None:
+            _silence_stdout()
+            _stderr(f"{command}: interrupted")
+            return 143 if signum == signal.SIGTERM else 130
+        if isinstance(exc, OSError) and getattr(exc, "filename", None) is None and exc.errno in _STDOUT_ERRNOS:
+            # a write to standard output failed (a full disk, a closed descriptor): commands turn
+            # their own files' errors into UserErrors that name them
+            _silence_stdout()
+            _stderr(f"{command}: error: cannot write to standard output: {exc.strerror or exc}")
+            return 2
+        if isinstance(exc, SystemExit):
+            raise
+        raise
