@@ -44,9 +44,38 @@ dependence between lanes, and vectorises; each lane keeps its first maximum, and
 lanes are reduced at the end, the smallest index winning among equal values (the
 first maximum of the row).  Sequences are independent: the unit of thread parallelism.
 
+DeepLIFT's max rule: multipliers whose contributions sum exactly to the change of the max
+---------------------------------------------------------------------------------------
+DeepLIFT passes multipliers m backward (kernels/relu.py, "DeepLIFT's rescale rule") with
+
+    sum_{g,t} m_x[b, g*F + f, t] (x - x')[b, g*F + f, t] = m_y[b, f] (y - y')[b, f]       (S)
+
+for a reference input x' and y' its (F1).  This is kernels/maxpool1d.py's rule, the
+window being all valid positions of both strands.  With (g, t) = argmax[b, f] and
+(g', t') = argmax_ref[b, f] (the references' (F2)), drop b, f:
+
+    dy  = x[g, t] - x'[g', t']
+    d_a = x[g, t]   - x'[g, t]        the change at x's maximum
+    d_b = x[g', t'] - x'[g', t']      the change at the reference's maximum
+
+and since x[g, t] >= x[g', t'] and x'[g', t'] >= x'[g, t], d_a >= dy >= d_b, so
+
+    dy = lam d_a + (1 - lam) d_b,      lam = (dy - d_b) / (d_a - d_b) in [0, 1]           (D1)
+    m_x[g*F + f, t]   += lam       * m_y[f]                                              (D2)
+    m_x[g'*F + f, t'] += (1 - lam) * m_y[f]
+
+(lam = 1 when the two maxima are the same element, the gradient (B1), or when
+d_a = d_b).  The plain gradient credits d_a, which misses dy by x'[g', t'] - x'[g, t]
+whenever the reference's best match is elsewhere: for a global max over a few hundred
+positions that is almost always, so it is the rule that matters most in this model.
+Padding is seen by neither maximum, so it gets no multiplier.
+
 Layout of this file: 1. the reference loops, float64; 2. the fast loops and their
 entry points ``global_max_forward_into`` and ``global_max_backward_into`` (the one
-contract of every fast kernel, see ``motifnet.kernels``); 3. the checked entry points.
+contract of every fast kernel, see ``motifnet.kernels``); 3. the checked entry points;
+then DeepLIFT's rule (D1)-(D2) in the same three parts:
+``global_max_deeplift_backward_reference``, ``global_max_deeplift_backward_into``,
+``global_max_deeplift_backward``.
 """
 
 from __future__ import annotations
@@ -63,6 +92,8 @@ __all__ = [
     "global_max_forward_reference", "global_max_backward_reference",
     "global_max_forward_into", "global_max_backward_into",
     "global_max_forward", "global_max_backward",
+    "global_max_deeplift_backward_reference", "global_max_deeplift_backward_into",
+    "global_max_deeplift_backward",
 ]
 
 LANES = 16  # one AVX-512 vector of float32
@@ -232,3 +263,105 @@ def global_max_backward(dy: np.ndarray, argmax: np.ndarray, groups: int, length:
     dx = np.zeros((dy.shape[0], groups * dy.shape[1], length), dtype=dy.dtype)
     global_max_backward_into(dy, argmax, dx)
     return dx
+
+
+# ----------------------------------------------------------------------------- DeepLIFT: 1. reference
+def global_max_deeplift_backward_reference(m_y, x, x_ref, argmax, argmax_ref, groups):
+    """(D1)-(D2) one (sequence, channel) at a time, in float64: ``m_x`` (B, groups*F, L).
+
+    m_y: (B, F) multipliers of the output; x, x_ref: (B, groups*F, L) the inputs for the
+    sequences and for their references; argmax, argmax_ref: their (F2).
+    """
+    B, F = m_y.shape
+    L = x.shape[2]
+    m_x = np.zeros(x.shape)
+    for b in range(B):
+        for f in range(F):
+            g, t = divmod(int(argmax[b, f]), L)
+            g_ref, t_ref = divmod(int(argmax_ref[b, f]), L)
+            ca, cb = g * F + f, g_ref * F + f
+            dy = float(x[b, ca, t]) - float(x_ref[b, cb, t_ref])
+            d_a = float(x[b, ca, t]) - float(x_ref[b, ca, t])
+            d_b = float(x[b, cb, t_ref]) - float(x_ref[b, cb, t_ref])
+            lam = 1.0
+            if (ca, t) != (cb, t_ref) and d_a - d_b > 0:
+                lam = min(1.0, max(0.0, (dy - d_b) / (d_a - d_b)))
+            m_x[b, ca, t] += lam * float(m_y[b, f])
+            m_x[b, cb, t_ref] += (1.0 - lam) * float(m_y[b, f])
+    return m_x
+
+
+# ----------------------------------------------------------------------------- DeepLIFT: 2. fast
+# Computes exactly the reference above, sequences as the unit of thread parallelism.
+
+def _deeplift_backward_loops(m_y, x, x_ref, argmax, argmax_ref, m_x):
+    # m_y: (B, F)  x, x_ref: (B, G*F, L)  argmax, argmax_ref: (B, F)  m_x: (B, G*F, L) ADDED to
+    B, F = m_y.shape
+    L = x.shape[2]
+    zero = m_y.dtype.type(0)
+    one = m_y.dtype.type(1)
+    for b in prange(B):
+        for f in range(F):
+            i = argmax[b, f]
+            i_ref = argmax_ref[b, f]
+            g = i // L
+            g_ref = i_ref // L
+            ca, ta = g * F + f, i - g * L
+            cb, tb = g_ref * F + f, i_ref - g_ref * L
+            m = m_y[b, f]
+            if i == i_ref:  # lam = 1: the gradient (B1)
+                m_x[b, ca, ta] += m
+                continue
+            dy = x[b, ca, ta] - x_ref[b, cb, tb]
+            d_a = x[b, ca, ta] - x_ref[b, ca, ta]
+            d_b = x[b, cb, tb] - x_ref[b, cb, tb]
+            spread = d_a - d_b
+            lam = one
+            if spread > zero:  # (D1)
+                lam = min(one, max(zero, (dy - d_b) / spread))
+            m_x[b, ca, ta] += lam * m  # (D2)
+            m_x[b, cb, tb] += (one - lam) * m
+
+
+_deeplift_backward = SerialOrParallel(_deeplift_backward_loops)
+
+
+def global_max_deeplift_backward_into(m_y, x, x_ref, argmax, argmax_ref, m_x):
+    """Fast (D1)-(D2), unchecked: ADDS the input's multipliers into ``m_x`` (B, groups*F, L).
+
+    x, x_ref: the inputs for the sequences and their references; argmax, argmax_ref: the
+    (F2) of each (``global_max_forward_into``'s, which fixes the groups); all C-contiguous,
+    floats of one dtype.
+    """
+    _deeplift_backward(m_y.size * 64, m_y, x, x_ref, argmax, argmax_ref, m_x)
+
+
+# ----------------------------------------------------------------------------- DeepLIFT: 3. checked
+def global_max_deeplift_backward(m_y: np.ndarray, x: np.ndarray, x_ref: np.ndarray,
+                                 n_valid: np.ndarray | None = None, groups: int = 1) -> np.ndarray:
+    """DeepLIFT's max rule (D1)-(D2) through the masked global max.
+
+    Parameters
+    ----------
+    m_y : ndarray (B, F), float32 or float64: multipliers of the output
+    x, x_ref : ndarrays (B, groups*F, L) of m_y's dtype: the inputs for the sequences and
+        for their references (each reference has its sequence's valid positions)
+    n_valid, groups : as ``global_max_forward``
+
+    Returns
+    -------
+    m_x : ndarray (B, groups*F, L); ``sum(m_x * (x - x_ref))`` equals
+        ``sum(m_y * (y - y_ref))`` to rounding; 0 past each sequence's valid positions.
+    """
+    check_float_array("m_y", m_y, ndim=2)
+    check_float_array("x", x, ndim=3, dtype=m_y.dtype)
+    check_float_array("x_ref", x_ref, ndim=3, dtype=m_y.dtype)
+    if x_ref.shape != x.shape:
+        raise ValueError(f"x_ref must have the shape of x {x.shape}, got {x_ref.shape}")
+    y, argmax = global_max_forward(x, n_valid, groups)
+    _, argmax_ref = global_max_forward(x_ref, n_valid, groups)
+    if m_y.shape != y.shape:
+        raise ValueError(f"m_y must have the output's shape {y.shape}, got {m_y.shape}")
+    m_x = np.zeros_like(x)
+    global_max_deeplift_backward_into(m_y, x, x_ref, argmax, argmax_ref, m_x)
+    return m_x

@@ -43,9 +43,54 @@ independent output slices, the unit of thread parallelism.  A forward pass that 
 backward follows (prediction, scanning) can skip the argmax: ``argmax=None`` runs
 the same loop storing one array instead of two.
 
+DeepLIFT's max rule: multipliers whose contributions sum exactly to each change of a maximum
+------------------------------------------------------------------------------------------
+DeepLIFT passes *multipliers* m backward (kernels/relu.py, "DeepLIFT's rescale rule"):
+each layer must give its inputs multipliers with
+
+    sum_i m_x[b,c,i] (x[b,c,i] - x'[b,c,i]) = sum_t m_y[b,c,t] (y[b,c,t] - y'[b,c,t])      (S)
+
+where x' is the reference's input and y' = maxpool(x').  Take one window (b, c, t), drop
+the indices b, c, and write a = argmax[t] and a' = argmax_ref[t] (the maxima of x and
+of x' in that window, (F2) run on each), so y = x[a], y' = x'[a'] and
+
+    dy  = y - y' = x[a] - x'[a']
+    d_a = x[a]  - x'[a]       the change at x's maximum
+    d_b = x[a'] - x'[a']      the change at the reference's maximum
+
+The plain gradient (B1) gives a multiplier 1 at a, a contribution d_a: that is dy only
+when a = a'.  Otherwise x'[a] < x'[a'] and the difference d_a - dy = x'[a'] - x'[a] is
+the convergence delta that does not vanish at any precision.  But x[a] >= x[a'] (a is
+x's maximum) and x'[a'] >= x'[a] (a' is x''s), so
+
+    d_a = x[a] - x'[a] >= x[a] - x'[a'] = dy >= x[a'] - x'[a'] = d_b
+
+and dy is a convex combination of the two changes:
+
+    dy = lam d_a + (1 - lam) d_b,      lam = (dy - d_b) / (d_a - d_b) in [0, 1]           (D1)
+
+(when d_a = d_b both equal dy and lam = 1 is taken; a = a' gives d_a = dy and lam = 1,
+the gradient).  The window's multipliers are lam at a and 1 - lam at a', 0 elsewhere:
+
+    m_x[a]  += lam       * m_y[t]                                                       (D2)
+    m_x[a'] += (1 - lam) * m_y[t]
+
+so its contributions sum to m_y[t] dy, and (S) follows by summing over the windows
+(overlapping windows add, as (B1): assigning instead of adding, as ``max_unpool``
+does, loses the overlaps: tangermeme PR #95).  The rule divides only by d_a - d_b =
+dy - d_b + d_a - dy, a sum of two non-negative terms, never by a change that may be
+~0 (captum's rule divides a window's change by the change at the argmax and falls
+back to the gradient below 1e-10); each multiplier lies in [0, 1] like the max's
+gradient; swapping x and x' swaps lam and 1 - lam; and where the references agree
+with x on the argmax it is (B1).  lam is clipped to [0, 1], which rounding can
+leave by an ulp; then lam d_a + (1 - lam) d_b = dy (1 + e), e at float precision.
+
 Layout of this file: 1. the reference loops, plain, float64; 2. the fast loops and
 their entry points ``maxpool1d_forward_into`` and ``maxpool1d_backward_into`` (the one
-contract of every fast kernel, see ``motifnet.kernels``); 3. the checked entry points.
+contract of every fast kernel, see ``motifnet.kernels``); 3. the checked entry points;
+then DeepLIFT's rule (D1)-(D2) in the same three parts:
+``maxpool1d_deeplift_backward_reference``, ``maxpool1d_deeplift_backward_into``,
+``maxpool1d_deeplift_backward``.
 """
 
 from __future__ import annotations
@@ -63,6 +108,7 @@ __all__ = [
     "maxpool1d_forward_reference", "maxpool1d_backward_reference",
     "maxpool1d_forward_into", "maxpool1d_backward_into",
     "maxpool1d_forward", "maxpool1d_backward",
+    "maxpool1d_deeplift_backward_reference", "maxpool1d_deeplift_backward_into", "maxpool1d_deeplift_backward",
 ]
 
 
@@ -302,3 +348,121 @@ def maxpool1d_backward(dy: np.ndarray, argmax: np.ndarray, input_length: int) ->
         raise ValueError(f"argmax holds {out_of_range} indices >= input_length={input_length}; "
                          f"pass the length of the forward's input")
     return dx
+
+
+# ----------------------------------------------------------------------------- DeepLIFT: 1. reference
+def _deeplift_share(y_change, d_a, d_b):
+    """lam of (D1): dy = lam d_a + (1 - lam) d_b, lam in [0, 1]."""
+    spread = d_a - d_b
+    if not spread > 0:  # d_a = d_b (= dy): one element carries it
+        return 1.0
+    return min(1.0, max(0.0, (y_change - d_b) / spread))
+
+
+def maxpool1d_deeplift_backward_reference(m_y, x, x_ref, argmax, argmax_ref):
+    """(D1)-(D2) one window at a time, in float64: ``m_x`` (B, C, L), a fresh array.
+
+    m_y: (B, C, L_out) multipliers of the output; x, x_ref: (B, C, L) the forward's
+    inputs for the sequences and their references; argmax, argmax_ref: their (F2).
+    """
+    B, C, L_out = m_y.shape
+    m_x = np.zeros(x.shape)
+    for b in range(B):
+        for c in range(C):
+            for t in range(L_out):
+                a, a_ref = int(argmax[b, c, t]), int(argmax_ref[b, c, t])
+                if a < 0 or a_ref < 0:  # a window wholly in the padding: no input
+                    continue
+                d_a = float(x[b, c, a]) - float(x_ref[b, c, a])
+                d_b = float(x[b, c, a_ref]) - float(x_ref[b, c, a_ref])
+                dy = float(x[b, c, a]) - float(x_ref[b, c, a_ref])
+                lam = 1.0 if a == a_ref else _deeplift_share(dy, d_a, d_b)
+                m_x[b, c, a] += lam * float(m_y[b, c, t])
+                m_x[b, c, a_ref] += (1.0 - lam) * float(m_y[b, c, t])
+    return m_x
+
+
+# ----------------------------------------------------------------------------- DeepLIFT: 2. fast
+# Computes exactly the reference above: the same loop over windows, rows (b, c) as the
+# unit of thread parallelism (each row of m_x is written by one iteration only).
+
+def _deeplift_unpool_loops(m_y, x, x_ref, argmax, argmax_ref, m_x):
+    # m_y: (B, C, L_out)  x, x_ref: (B, C, L)  argmax, argmax_ref: (B, C, L_out)
+    # m_x: (B, C, L) ADDED to
+    B, C, L_out = m_y.shape
+    L = x.shape[2]
+    zero = m_y.dtype.type(0)
+    one = m_y.dtype.type(1)
+    x_flat = x.reshape(-1)
+    r_flat = x_ref.reshape(-1)
+    m_y_flat = m_y.reshape(-1)
+    a_flat = argmax.reshape(-1)
+    ar_flat = argmax_ref.reshape(-1)
+    m_x_flat = m_x.reshape(-1)
+    for row in prange(B * C):
+        x0 = row * L
+        y0 = row * L_out
+        for t in range(L_out):
+            a = a_flat[y0 + t]
+            a_ref = ar_flat[y0 + t]
+            if a < 0 or a_ref < 0:
+                continue
+            m = m_y_flat[y0 + t]
+            if a == a_ref:  # lam = 1: the gradient
+                m_x_flat[x0 + a] += m
+                continue
+            d_a = x_flat[x0 + a] - r_flat[x0 + a]
+            d_b = x_flat[x0 + a_ref] - r_flat[x0 + a_ref]
+            dy = x_flat[x0 + a] - r_flat[x0 + a_ref]
+            spread = d_a - d_b
+            lam = one
+            if spread > zero:  # (D1)
+                lam = (dy - d_b) / spread
+                lam = min(one, max(zero, lam))
+            m_x_flat[x0 + a] += lam * m  # (D2)
+            m_x_flat[x0 + a_ref] += (one - lam) * m
+
+
+_deeplift_unpool = SerialOrParallel(_deeplift_unpool_loops)
+
+
+def maxpool1d_deeplift_backward_into(m_y, x, x_ref, argmax, argmax_ref, m_x):
+    """Fast (D1)-(D2), unchecked: ADDS the input's multipliers into ``m_x`` (B, C, L).
+
+    x, x_ref (B, C, L): the pool's inputs for the sequences and their references;
+    argmax, argmax_ref: the int64 (F2) of each (``maxpool1d_forward_into``'s); m_y, m_x of
+    x's dtype; all C-contiguous.
+    """
+    _deeplift_unpool(x.size, m_y, x, x_ref, argmax, argmax_ref, m_x)
+
+
+# ----------------------------------------------------------------------------- DeepLIFT: 3. checked
+def maxpool1d_deeplift_backward(m_y: np.ndarray, x: np.ndarray, x_ref: np.ndarray, kernel_size: int,
+                                stride: int | None = None, padding: int = 0, dilation: int = 1) -> np.ndarray:
+    """DeepLIFT's max rule (D1)-(D2): the pool input's multipliers from the output's.
+
+    Parameters
+    ----------
+    m_y : ndarray (B, C, L_out), float32 or float64: multipliers of the pooled output
+    x, x_ref : ndarrays (B, C, L) of m_y's dtype: the pool's inputs for the sequences and
+        for their references
+    kernel_size, stride, padding, dilation : the pooling's, as ``maxpool1d_forward``
+
+    Returns
+    -------
+    m_x : ndarray (B, C, L); ``sum(m_x * (x - x_ref))`` equals
+        ``sum(m_y * (maxpool(x) - maxpool(x_ref)))`` to rounding, and each window's two
+        multipliers lie in [0, 1].
+    """
+    check_float_array("m_y", m_y, ndim=3)
+    check_float_array("x", x, ndim=3, dtype=m_y.dtype)
+    check_float_array("x_ref", x_ref, ndim=3, dtype=m_y.dtype)
+    if x_ref.shape != x.shape:
+        raise ValueError(f"x_ref must have the shape of x {x.shape}, got {x_ref.shape}")
+    _, argmax = maxpool1d_forward(x, kernel_size, stride, padding, dilation)
+    _, argmax_ref = maxpool1d_forward(x_ref, kernel_size, stride, padding, dilation)
+    if m_y.shape != argmax.shape:
+        raise ValueError(f"m_y must have the pooled shape {argmax.shape}, got {m_y.shape}")
+    m_x = np.zeros_like(x)
+    maxpool1d_deeplift_backward_into(m_y, x, x_ref, argmax, argmax_ref, m_x)
+    return m_x

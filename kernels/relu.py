@@ -28,13 +28,49 @@ torch's ``threshold_backward``:
 
     dx[i] += dy[i]  if not y[i] <= 0  else 0                                  (B1)
 
+DeepLIFT's rescale rule: the backward with multipliers
+------------------------------------------------------
+DeepLIFT (Shrikumar et al. 2017) explains f(x) - f(x') for an input x and a reference
+x' by a backward pass of *multipliers* m = d(contribution) / d(delta): each layer
+passes the multipliers of its outputs to its inputs so that, layer by layer,
+
+    sum_i m_x[i] (x[i] - x'[i]) = sum_o m_y[o] (y[o] - y'[o])                     (S)
+
+(summation-to-delta), which chained from the logit (m = 1) down to the input says the
+input's contributions m_x (x - x') sum exactly to f(x) - f(x').  Here x, x' are the
+ReLU's inputs for the sequence and for its reference (the forward's x, twice), and
+y = relu(x), y' = relu(x').  ReLU is element-wise, so (S) holds term by term when
+
+    r[i] = (y[i] - y'[i]) / (x[i] - x'[i])          the rescale multiplier      (D1)
+    m_x[i] += m_y[i] * r[i]                                                   (D2)
+
+since then m_x[i] (x[i] - x'[i]) = m_y[i] (y[i] - y'[i]).  (D1) read case by case, from (F1):
+
+    x > 0 and x' > 0:     y - y' = x - x'                    r = 1
+    x <= 0 and x' <= 0:   y - y' = 0                         r = 0
+    otherwise (one of them > 0, the other <= 0):             r = (y - y') / (x - x')
+
+No threshold is needed, and none is used.  In the third case x and x' lie on either
+side of 0, so |x - x'| = |x| + |x'| >= |y - y'| and the quotient lies in [0, 1] whatever
+the magnitudes (even subnormal): the division is never by a "small" number relative to
+its numerator.  x == x' falls in the first two cases, where r is the gradient [x > 0]
+of (B1) (the limit of (D1) as x' -> x, and at x = x' = 0 the 0 the backward takes);
+its contribution m_x (x - x') is 0 whatever r.  Rounding: the first two cases are
+exact (y - y' and x - x' are the same subtraction), the third is one division, so
+r (x - x') = (y - y') (1 + e) with |e| <= one unit roundoff: the rule adds no error
+beyond float precision.  (captum's rescale uses the gradient where |x - x'| < 1e-10,
+which drops up to 1e-10 of a contribution for nothing: the split by sign makes the
+quotient safe everywhere.)  A NaN in x or x' makes r NaN (third case), so it shows.
+
 Layout
 ------
 1. the reference loops: the formulas above, one element at a time, float64;
-2. the fast kernels ``relu_forward_into`` and ``relu_backward_into``: the same
-   loops compiled by Numba, writing into buffers the caller owns (the one
-   contract of every fast kernel, see ``motifnet.kernels``);
-3. the checked entry points ``relu_forward`` and ``relu_backward``.
+2. the fast kernels ``relu_forward_into``, ``relu_backward_into`` and
+   ``relu_deeplift_backward_into``: the same loops compiled by Numba, writing into
+   buffers the caller owns (the one contract of every fast kernel, see
+   ``motifnet.kernels``);
+3. the checked entry points ``relu_forward``, ``relu_backward`` and
+   ``relu_deeplift_backward``.
 """
 
 from __future__ import annotations
@@ -48,6 +84,7 @@ __all__ = [
     "relu_forward_reference", "relu_backward_reference",
     "relu_forward_into", "relu_backward_into",
     "relu_forward", "relu_backward",
+    "relu_deeplift_backward_reference", "relu_deeplift_backward_into", "relu_deeplift_backward",
 ]
 
 
@@ -137,3 +174,81 @@ def relu_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     dx = np.zeros_like(dy)
     relu_backward_into(dy, y, dx)
     return dx
+
+
+# ----------------------------------------------------------------------------- DeepLIFT: 1. reference
+def relu_deeplift_backward_reference(m_y, x, x_ref):
+    """(D1)-(D2) one element at a time, in float64: ``m_x`` (a fresh array).
+
+    m_y: multipliers of the output; x, x_ref: the forward's inputs for the sequence and
+    for its reference (all of one shape).
+    """
+    m_x = np.zeros(m_y.shape)
+    for i in np.ndindex(m_y.shape):
+        a, b = float(x[i]), float(x_ref[i])
+        if a > 0 and b > 0:
+            r = 1.0
+        elif a <= 0 and b <= 0:
+            r = 0.0
+        else:  # either side of 0 (or a NaN): |a - b| >= |relu(a) - relu(b)|
+            r = (max(a, 0.0) - max(b, 0.0)) / (a - b)
+        m_x[i] = float(m_y[i]) * r
+    return m_x
+
+
+# ----------------------------------------------------------------------------- DeepLIFT: 2. fast
+# Computes exactly the reference above: the same cases as selects on flat views.
+
+@jit
+def _deeplift_backward_loop(m_y, x, x_ref, m_x):
+    # m_y, x, x_ref: (n,)  m_x: (n,) ADDED to
+    zero = m_y.dtype.type(0)
+    one = m_y.dtype.type(1)
+    for i in range(m_y.shape[0]):
+        a = x[i]
+        b = x_ref[i]
+        ya = a if a > zero else zero
+        yb = b if b > zero else zero
+        # (D1) by cases; the quotient is taken only where a and b straddle 0 (or a NaN)
+        if a > zero and b > zero:
+            r = one
+        elif a <= zero and b <= zero:
+            r = zero
+        else:
+            r = (ya - yb) / (a - b)
+        m_x[i] += m_y[i] * r  # (D2)
+
+
+def relu_deeplift_backward_into(m_y, x, x_ref, m_x):
+    """Fast (D1)-(D2), unchecked: ADDS the input's multipliers into ``m_x``.
+
+    m_y, x, x_ref, m_x: C-contiguous, same shape and dtype; x, x_ref are the ReLU's
+    inputs (pre-activations) for the sequence and for its reference.
+    """
+    _deeplift_backward_loop(m_y.reshape(-1), x.reshape(-1), x_ref.reshape(-1), m_x.reshape(-1))
+
+
+# ----------------------------------------------------------------------------- DeepLIFT: 3. checked
+def relu_deeplift_backward(m_y: np.ndarray, x: np.ndarray, x_ref: np.ndarray) -> np.ndarray:
+    """DeepLIFT's rescale rule through ReLU: the input's multipliers from the output's.
+
+    Parameters
+    ----------
+    m_y : ndarray, float32 or float64, multipliers of the output (d contribution / d delta y)
+    x, x_ref : ndarrays of ``m_y``'s shape and dtype: the ReLU's *inputs* for the
+        sequence and for its reference
+
+    Returns
+    -------
+    m_x : ndarray, ``m_y * (relu(x) - relu(x_ref)) / (x - x_ref)`` where x and x_ref lie
+        either side of 0, ``m_y * [x > 0]`` elsewhere (see (D1)), so that
+        ``m_x * (x - x_ref) == m_y * (relu(x) - relu(x_ref))`` to rounding.
+    """
+    check_float_array("m_y", m_y)
+    check_float_array("x", x, dtype=m_y.dtype)
+    check_float_array("x_ref", x_ref, dtype=m_y.dtype)
+    check_same_shape("x", x, "m_y", m_y)
+    check_same_shape("x_ref", x_ref, "m_y", m_y)
+    m_x = np.zeros_like(m_y)
+    relu_deeplift_backward_into(m_y, x, x_ref, m_x)
+    return m_x
