@@ -1,5 +1,5 @@
 """``python -m motifnet`` is the ``motifnet`` command."""
 
-from motifnet.cli import main
+from motifnet.cli import entry
 
-raise SystemExit(main())
+entry()

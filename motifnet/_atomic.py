@@ -46,9 +46,6 @@ def write_text(path, text: str) -> None:
 
 
 def save_figure(fig, path, dpi: int = 120) -> None:
-    """Atomically save a matplotlib figure as PNG and close it."""
-    import matplotlib.pyplot as plt
-
+    """Atomically save a matplotlib figure (``motifnet.plots.subplots``'s, no pyplot) as PNG."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
-    plt.close(fig)

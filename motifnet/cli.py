@@ -10,19 +10,32 @@ exit status).  The promises every command keeps are kept here, once:
   143.  Output folders and files are written through ``motifnet.outputs``, which
   removes what an interrupted command had started, so nothing half-written stays.
   (Ctrl-C inside a Numba loop can surface as a ``SystemError`` whose cause is the
-  ``KeyboardInterrupt``: it is recognised as the interrupt it is.);
+  ``KeyboardInterrupt``, and during an extension module's import as an ``ImportError``:
+  once a signal has arrived, any exception is recognised as the interrupt it is);
 * a closed or full standard output, or a broken pipe, is one line too (a broken pipe,
   as in ``motifnet predict ... | head``, is not an error).
 """
 
 from __future__ import annotations
 
-import argparse
-import errno
-import importlib
-import os
 import signal
 import sys
+
+
+def _early_interrupt(signum, frame):
+    # until main() installs the real handlers: a signal while the modules below import
+    raise KeyboardInterrupt() if signum == signal.SIGINT else SystemExit(143)
+
+
+if __name__ == "motifnet.cli" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    # first thing, so that Ctrl-C while argparse and the commands import is already ours
+    signal.signal(signal.SIGINT, _early_interrupt)
+    signal.signal(signal.SIGTERM, _early_interrupt)
+
+import argparse  # noqa: E402
+import errno  # noqa: E402
+import importlib  # noqa: E402
+import os  # noqa: E402
 
 from motifnet import __version__
 from motifnet.errors import UserError
@@ -61,7 +74,8 @@ def install_signal_handlers() -> None:
 
 
 def _interrupt_of(exc: BaseException):
-    """The signal behind ``exc`` (KeyboardInterrupt, Terminated, or a SystemError caused by one), or None."""
+    """The signal behind ``exc`` (KeyboardInterrupt, Terminated, an exception caused by one, or any
+    exception once a signal has arrived), or None."""
     seen = 0
     while exc is not None and seen < 20:
         if isinstance(exc, Terminated):
@@ -112,6 +126,7 @@ def _stderr(text: str) -> None:
 
 
 def main(argv=None) -> int:
+    _received["signal"] = None
     install_signal_handlers()
     command = "motifnet"
     try:
@@ -132,7 +147,10 @@ def main(argv=None) -> int:
         _silence_stdout()
         return 0
     except BaseException as exc:  # noqa: BLE001 - interrupts, then output failures, then bugs
-        signum = _interrupt_of(exc) if isinstance(exc, (KeyboardInterrupt, Terminated, SystemError)) else None
+        # an interrupt can surface as another exception: a SystemError from a Numba loop, an
+        # ImportError when it lands inside an extension module's import (numpy's, seen here);
+        # once a signal has arrived, whatever follows is its consequence
+        signum = _interrupt_of(exc)
         if signum is not None:
             _silence_stdout()
             _stderr(f"{command}: interrupted")
@@ -146,3 +164,25 @@ def main(argv=None) -> int:
         if isinstance(exc, SystemExit):
             raise
         raise
+
+
+def entry() -> None:
+    """The console script and ``python -m motifnet``: ``main()``, then exit with its status.
+
+    After an interrupt the process leaves with ``os._exit``: when a KeyboardInterrupt passed
+    through C code that runs Python source (CPython's ``run_eval_code_obj``, used by some
+    extension modules while importing), CPython remembers it as "unhandled" even though
+    ``main`` handled it, and at exit kills itself with SIGINT instead of returning 130
+    (seen here once in a dozen interrupts during start-up under load).  Everything to keep
+    is written and flushed by then.
+    """
+    status = main()
+    if status in (130, 143):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(status)
+    raise SystemExit(status)

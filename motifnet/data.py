@@ -41,8 +41,7 @@ from motifnet import _io
 from motifnet._io import URL_TIMEOUT  # noqa: F401  (kept: older code imports it from here)
 from motifnet.errors import UserError
 
-ALPHABET = "ACGT"
-PRIMER_MOTIF = "CGACCGAACTCC"  # the motif the primer plants in its simulated data
+from motifnet.constants import ALPHABET, PRIMER_MOTIF  # noqa: E402  (re-exported: data.ALPHABET, ...)
 AMBIGUITY = "NRYSWKMBDHV"  # read as N: an all-zero one-hot column
 N_CODE = -1
 _INVALID = -2

@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-BASES = "ACGT"
+from motifnet.constants import ALPHABET as BASES  # noqa: E402
 COLORS = {"A": "#2ca02c", "C": "#1f5fbf", "G": "#ff8c00", "T": "#d62728"}
 LETTER_WIDTH = 0.9  # of a column; the rest is the gap between letters
 
@@ -95,14 +95,10 @@ def information_logo(ax, pwm: np.ndarray, title: str | None = None) -> None:
 
 def save_logo(path, pwm: np.ndarray, title: str | None = None) -> None:
     """Write one information-content logo of ``pwm`` as a PNG (atomically)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from motifnet._atomic import save_figure
+    from motifnet.plots import subplots
 
-    fig, ax = plt.subplots(figsize=(0.45 * pwm.shape[1] + 1.2, 2.4))
+    fig, ax = subplots(figsize=(0.45 * pwm.shape[1] + 1.2, 2.4))
     information_logo(ax, pwm, title=title)
     save_figure(fig, path)
 
@@ -116,20 +112,16 @@ def save_aligned_logos(path, top_pwm: np.ndarray, bottom_pwm: np.ndarray, bottom
     panels span the union of the two motifs; each numbers only its own
     columns, from 1.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from motifnet._atomic import save_figure
     from motifnet.motif.pwm import logo_heights
+    from motifnet.plots import subplots
 
     top, bottom = logo_heights(top_pwm), logo_heights(bottom_pwm)
     left = min(0, bottom_shift)  # the first grid column, in top-column coordinates
     width = max(top.shape[1], bottom_shift + bottom.shape[1]) - left
     # Not sharex: shared axes share tick labels, and each panel numbers its own
     # columns; both grids are `width` wide, so draw_logo gives them one x range.
-    fig, axes = plt.subplots(2, 1, figsize=(0.45 * width + 1.2, 5.2),
+    fig, axes = subplots(2, 1, figsize=(0.45 * width + 1.2, 5.2),
                              gridspec_kw={"hspace": 0.55})  # room for the lower title above the numbers
     for ax, heights, start, title in ((axes[0], top, -left, top_title),
                                       (axes[1], bottom, bottom_shift - left, bottom_title)):

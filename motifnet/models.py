@@ -47,7 +47,7 @@ from motifnet.errors import UserError
 from motifnet.layers import (AdditiveAttention, Buffers, Conv1d, Flatten, GlobalMaxPool, Linear, MaxPool1d,
                              Parameter, ReLU, StrandConv1d, pack_parameters)
 
-ALPHABET_SIZE = 4
+from motifnet.constants import ALPHABET_SIZE  # noqa: E402
 
 
 class Model:

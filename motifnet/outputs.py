@@ -96,6 +96,9 @@ def check_output_folder(out: Path, force: bool, flag: str = "--out") -> None:
     if out.exists() or out.is_symlink():
         if out.is_symlink() or not out.is_dir():
             raise UserError(f"{flag} {out} exists and is not a folder; choose another {flag}")
+        cwd = Path.cwd().resolve()
+        if out.resolve() == cwd or out.resolve() in cwd.parents:
+            raise UserError(f"{flag} {out} contains the current folder; choose another {flag}")
         if any(out.iterdir()):
             if not force:
                 raise UserError(f"{flag} {out} exists and is not empty; choose another {flag} or pass --force "
@@ -103,9 +106,6 @@ def check_output_folder(out: Path, force: bool, flag: str = "--out") -> None:
             if not is_motifnet_output(out):
                 raise UserError(f"{flag} {out} is not a folder motifnet wrote (it has no {MARKER} file); "
                                 f"refusing to replace it, even with --force")
-        cwd = Path.cwd().resolve()
-        if out.resolve() == cwd or out.resolve() in cwd.parents:
-            raise UserError(f"{flag} {out} contains the current folder; choose another {flag}")
 
 
 class OutputFolder:

@@ -23,8 +23,8 @@ from motifnet.data import generate_data, one_hot, read_labels, read_sequences
 from motifnet.model_io import load_model
 from motifnet.train import evaluate, predict_proba
 
-RUN_FILES = {"model.npz", "metrics.json", "loss.png", "accuracy.png", "confusion_matrix.png",
-             "test_sequences.txt", "test_labels.txt"}
+RUN_FILES = {"model.npz", "metrics.json", "loss.png", "accuracy.png", "confusion_matrix.png", "roc_pr.png",
+             "test_sequences.txt", "test_labels.txt", ".motifnet-output"}
 LENGTH, N = 30, 160
 
 
@@ -57,8 +57,10 @@ def data_dir(tmp_path_factory):
     with open(root / "neg.fa", "w") as fh:
         for i in np.flatnonzero(labels == 0):
             fh.write(f">neg{i}\n{seqs[i]}\n")
-    (root / "short.txt").write_text("ACGTACGTAC\n" * 8)
+    (root / "short.txt").write_text("".join("ACGTACGT" + a + b + "\n" for a in "AC" for b in "ACGT"))
     (root / "short_labels.txt").write_text("0\n1\n" * 4)
+    (root / "ones.txt").write_text("1\n" * N)
+    (root / "alln.txt").write_text(("N" * 30 + "\n") * 8)
     return root
 
 
@@ -84,7 +86,7 @@ def test_run_folder_contents(run):
     assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # not a private temporary folder's 0700
     for path in out.iterdir():
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path  # not mkstemp's 0600
-    for png in ("loss.png", "accuracy.png", "confusion_matrix.png"):
+    for png in ("loss.png", "accuracy.png", "confusion_matrix.png", "roc_pr.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     lines = stdout.splitlines()
     assert sum(line.startswith("epoch ") for line in lines) == 2
@@ -96,42 +98,42 @@ def test_metrics_match_the_saved_model_on_the_saved_test_split(run, data_dir):
     out, _ = run
     metrics = json.loads((out / "metrics.json").read_text(),
                          parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
-    assert set(metrics) == {"model", "test_accuracy", "confusion_matrix", "auroc", "history",
-                            "seconds", "data", "settings"}
-    assert metrics["model"] == "cnn"
+    assert set(metrics) == {"model", "test", "validation", "test_accuracy", "auroc", "auprc", "confusion_matrix",
+                            "history", "best_epoch", "attempts", "seconds", "warnings", "data", "settings"}
+    assert metrics["model"] == "cnn" and metrics["validation"] is None  # the tutorial protocol: no validation
     assert len(metrics["history"]) == 2
-    assert set(metrics["history"][0]) == {"epoch", "loss", "train_accuracy", "test_accuracy",
-                                          "seconds"}
+    assert set(metrics["history"][0]) == {"epoch", "loss", "train_accuracy", "valid_loss", "valid_accuracy",
+                                          "valid_auroc", "seconds", "best"}
     assert metrics["settings"]["epochs"] == 2 and metrics["settings"]["seed"] == 3
-    assert metrics["data"]["source"] == "files" and metrics["data"]["n_test"] == N // 4
+    assert metrics["data"]["source"] == "primer" and metrics["data"]["split"]["n_test"] == N // 4
 
     model = load_model(out / "model.npz")
     test_seqs = read_sequences(out / "test_sequences.txt")
     test_labels = read_labels(out / "test_labels.txt")
     assert len(test_seqs) == N // 4
     # the split is a subset of the input, labels kept
-    all_seqs = read_sequences(data_dir / "seqs.txt")
+    all_seqs = [s.upper() for s in read_sequences(data_dir / "seqs.txt")]
     all_labels = read_labels(data_dir / "labels.txt")
     by_seq = dict(zip(all_seqs, all_labels))
     assert all(by_seq[s] == y for s, y in zip(test_seqs, test_labels))
 
     result = evaluate(model, one_hot(test_seqs), test_labels)
     assert metrics["test_accuracy"] == result["accuracy"]
-    assert metrics["confusion_matrix"] == result["confusion_matrix"]
+    assert metrics["confusion_matrix"] == result["confusion_matrix"] == metrics["test"]["confusion_matrix"]
     assert metrics["auroc"] == pytest.approx(result["auroc"], rel=1e-12)
-    assert metrics["history"][-1]["test_accuracy"] == pytest.approx(result["accuracy"])
+    assert metrics["auprc"] == pytest.approx(result["auprc"], rel=1e-12)
 
 
 def test_fasta_input_and_attention_model(data_dir, tmp_path):
     out = tmp_path / "att"
     status, stdout, stderr = call(["train", "--pos-fasta", data_dir / "pos.fa", "--neg-fasta",
                                    data_dir / "neg.fa", "--model", "attention", "--epochs", 1,
-                                   "--test-size", 0.5, "--quiet", "--out", out])
+                                   "--test-fraction", 0.5, "--quiet", "--out", out])
     assert status == 0, stderr
     assert not any(line.startswith("epoch ") for line in stdout.splitlines())  # --quiet
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["model"] == "attention" and metrics["data"]["source"] == "fasta"
-    assert metrics["data"]["n_test"] == N // 2
+    assert metrics["data"]["split"]["n_test"] == N // 2
     assert load_model(out / "model.npz").name == "attention"
 
 
@@ -142,21 +144,22 @@ def test_default_data_and_default_out(tmp_path, monkeypatch):
     (folder,) = (tmp_path / "runs").iterdir()
     assert folder.name.startswith("cnn-") and stdout.splitlines()[-1] == f"run folder: runs/{folder.name}"
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert metrics["data"]["source"] == "generated"
-    assert (metrics["data"]["n_sequences"], metrics["data"]["length"]) == (2000, 50)
-    assert metrics["data"]["n_test"] == 500
+    assert metrics["data"]["source"] == "generated" and metrics["model"] == "cnn"
+    assert (metrics["data"]["n_examples"], metrics["data"]["lengths"]["max"]) == (2000, 50)
+    assert metrics["data"]["split"]["n_test"] == 500
 
 
 def test_force_replaces_only_a_complete_run(data_dir, tmp_path, monkeypatch):
     out = tmp_path / "r"
     out.mkdir()
     (out / "keep.txt").write_text("old run")
+    (out / ".motifnet-output").write_text("{}")  # an earlier run of motifnet's
     base = ["train", "--sequences", data_dir / "seqs.txt", "--labels", data_dir / "labels.txt",
             "--epochs", 1, "--quiet", "--out", out]
 
     status, _, stderr = call(base)  # without --force: refused before any work
     assert status == 2 and len(stderr.splitlines()) == 1 and "--force" in stderr
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [".motifnet-output", "keep.txt"]
 
     import motifnet.plots
 
@@ -166,7 +169,7 @@ def test_force_replaces_only_a_complete_run(data_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(motifnet.plots, "plot_confusion_matrix", broken_plot)
     status, _, stderr = call(base + ["--force"])  # fails while writing: old run untouched
     assert status == 2 and len(stderr.splitlines()) == 1 and "No space left" in stderr
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [".motifnet-output", "keep.txt"]
     assert leftovers(tmp_path) == []
 
     monkeypatch.undo()
@@ -205,23 +208,28 @@ def test_real_subprocess(data_dir, tmp_path):
     (["--batch-size", 0], "--batch-size must be >= 1"),
     (["--lr", -1], "--lr must be a positive number"),
     (["--lr", "nan"], "--lr must be a positive number"),
-    (["--test-size", 1.5], "--test-size must be a fraction"),
+    (["--test-fraction", 1.5], "--test-fraction must be a fraction"),
     (["--seed", -1], "--seed must be >= 0"),
     (["--epochs", "x"], "invalid int value"),
     (["--model", "rnn"], "invalid choice"),
     (["--bogus"], "unrecognized arguments"),
     (["--sequences", "{d}/seqs.txt"], "--sequences needs --labels"),
     (["--labels", "{d}/labels.txt"], "--labels needs --sequences"),
-    (["--pos-fasta", "{d}/pos.fa"], "--pos-fasta needs --neg-fasta"),
+    (["--pos-fasta", "{d}/pos.fa"], "--pos-fasta gives only positives (one class)"),
     (["--sequences", "{d}/seqs.txt", "--labels", "{d}/labels.txt", "--neg-fasta", "{d}/neg.fa"],
-     "either --sequences/--labels or --pos-fasta/--neg-fasta"),
+     "give one kind of input, not both --sequences/--labels and --pos-fasta/--neg-fasta"),
+    (["--pos-fasta", "{d}/pos.fa", "--neg-fasta", "{d}/pos.fa"], "are the same file"),
+    (["--pos-fasta", "{d}/pos.fa", "--neg-fasta", "{d}/neg.fa", "--model", "cnn", "--lr", 1e30],
+     "the training loss became"),
     (["--sequences", "{d}/missing.txt", "--labels", "{d}/labels.txt"], "missing.txt: no such file"),
     (["--sequences", "{d}/seqs.txt", "--labels", "{d}/short_labels.txt"], "has 160 sequences but"),
     (["--sequences", "{d}/labels.txt", "--labels", "{d}/labels.txt"],
-     "labels.txt line 2 has length 1, expected 30|line 1: unexpected character '0'"),
+     "labels.txt line 1: unexpected character '0'"),
     (["--sequences", "{d}/short.txt", "--labels", "{d}/short_labels.txt"],
      "short.txt: sequences of length 10 do not fit the cnn model"),
-    (["--sequences", "{d}/seqs.txt", "--labels", "{d}/labels.txt", "--test-size", 0.001],
+    (["--sequences", "{d}/seqs.txt", "--labels", "{d}/ones.txt"], "every label is 1"),
+    (["--sequences", "{d}/alln.txt", "--labels", "{d}/short_labels.txt"], "no informative base"),
+    (["--sequences", "{d}/seqs.txt", "--labels", "{d}/labels.txt", "--test-fraction", 0.001],
      None),  # valid: one test sequence; a control that the rows above fail for their reason
 ])
 def test_train_errors(data_dir, tmp_path, args, message):
@@ -257,9 +265,9 @@ def test_out_is_a_file_or_the_current_folder(tmp_path, monkeypatch):
 
 def parse_tsv(text):
     lines = text.splitlines()
-    assert lines[0] == "id\tprobability"
+    assert lines[0] == "id\tlength\tprobability"
     rows = [line.split("\t") for line in lines[1:]]
-    return [r[0] for r in rows], np.array([float(r[1]) for r in rows])
+    return [r[0] for r in rows], np.array([float(r[2]) for r in rows])
 
 
 def test_predict_sequences_to_stdout(run):
@@ -296,7 +304,7 @@ def test_predict_fasta_to_file_with_run_folder(run, data_dir, tmp_path):
     (["--model", "{r}/metrics.json", "--sequences", "{r}/test_sequences.txt"],
      "metrics.json: not a motifnet model file"),
     (["--model", "{r}/model.npz", "--sequences", "{d}/short.txt"],
-     "short.txt: sequences have length 10, but the model"),
+     "short.txt line 1: 10 bases, but the cnn model"),
     (["--model", "{r}/model.npz", "--sequences", "{d}/labels.txt"], "labels.txt line"),
     (["--model", "{r}/model.npz", "--fasta", "{d}/seqs.txt"], "seqs.txt line 1: sequence before"),
     (["--model", "{r}/model.npz"], "one of the arguments --sequences --fasta is required"),

@@ -1,82 +1,109 @@
 """``motifnet predict``: P(binding site) for each sequence, as a TSV table.
 
-Output: a header ``id<TAB>probability`` then one row per sequence in input
+Output: a header ``id<TAB>length<TAB>probability`` then one row per sequence in input
 order; the id is the FASTA id, or the 1-based line number for a sequences file.
-Written to stdout, or atomically to ``--out``.
+Written to stdout, or atomically to ``--out`` (an existing file only with --force).
+The deepbind model scores sequences of any length (streamed, a batch at a time);
+the tutorials' models the one length they were trained on.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-
 from motifnet.errors import UserError
+
+BATCH = 256
 
 
 def add_parser(subparsers):
     p = subparsers.add_parser(
         "predict",
         help="predict the probability of a binding site for each sequence",
-        description="Score sequences with a trained model: prints a TSV table with a header "
-        "'id<TAB>probability' and one row per sequence (the id is the FASTA id, or the 1-based "
-        "line number of a sequences file). Sequences must have the length the model was "
-        "trained on.",
+        description="Score sequences with a trained model: a TSV table with a header "
+        "'id<TAB>length<TAB>probability' and one row per sequence (the id is the FASTA id, or the "
+        "1-based line number of a sequences file). deepbind models score any length; the tutorials' "
+        "models the length they were trained on. For long sequences (chromosomes) use 'motifnet scan'.",
     )
-    p.add_argument("--model", required=True, metavar="MODEL",
-                   help="model file written by 'motifnet train' (RUN/model.npz, or the RUN folder)")
+    p.add_argument("--model", required=True, metavar="RUN|MODEL",
+                   help="run folder of 'motifnet train', or its model.npz")
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--sequences", metavar="PATH|URL",
-                        help="text file, one sequence (A/C/G/T/N) per line")
-    source.add_argument("--fasta", metavar="PATH|URL", help="FASTA file")
+    source.add_argument("--sequences", metavar="PATH|URL", help="text file, one sequence (A/C/G/T/N) per line")
+    source.add_argument("--fasta", metavar="PATH|URL", help="FASTA file (plain or gzip)")
+    p.add_argument("--max-length", type=int, default=100_000, metavar="BP",
+                   help="longest sequence accepted (default 100000; use 'motifnet scan' for genomes)")
     p.add_argument("--out", metavar="FILE", help="write the table to FILE instead of stdout")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
     return p
 
 
-def format_table(ids, probabilities) -> str:
-    """The TSV text: header, then ``id<TAB>probability`` (6 significant digits) per row."""
-    rows = ["id\tprobability"]
-    rows += [f"{i}\t{p:.6g}" for i, p in zip(ids, probabilities)]
+def _records(args):
+    """(id, codes, where) of each input sequence, streamed."""
+    from motifnet.data import encode, iter_fasta_records, read_sequences
+
+    if args.fasta is not None:
+        for rec in iter_fasta_records(args.fasta, max_length=args.max_length):
+            yield rec.id, rec.codes, f"{args.fasta} line {rec.line} (record {rec.id!r})"
+    else:
+        for i, seq in enumerate(read_sequences(args.sequences), start=1):
+            if len(seq) > args.max_length:
+                raise UserError(f"{args.sequences} line {i}: {len(seq)} bases, longer than --max-length "
+                                f"{args.max_length}")
+            yield str(i), encode([seq])[0][0], f"{args.sequences} line {i}"
+
+
+def _table(model, model_path, args):
+    import numpy as np
+
+    from motifnet.train import predict_proba
+
+    rows, batch = ["id\tlength\tprobability"], []
+
+    def flush():
+        L = max(len(c) for _, c, _ in batch)
+        codes = np.full((len(batch), L), -1, dtype=np.int8)
+        for i, (_, c, _) in enumerate(batch):
+            codes[i, :len(c)] = c
+        lengths = np.array([len(c) for _, c, _ in batch], dtype=np.int64)
+        for (rec_id, c, _), p in zip(batch, predict_proba(model, codes, lengths)):
+            rows.append(f"{rec_id}\t{len(c)}\t{p:.6g}")
+        batch.clear()
+
+    n = 0
+    for rec_id, codes, where in _records(args):
+        n += 1
+        if model.fixed_length is not None and len(codes) != model.fixed_length:
+            raise UserError(f"{where}: {len(codes)} bases, but the {model.name} model {model_path} reads sequences "
+                            f"of exactly {model.fixed_length}; a deepbind model reads any length")
+        if len(codes) < model.min_length:
+            raise UserError(f"{where}: {len(codes)} bases, shorter than the model's filters ({model.min_length})")
+        batch.append((rec_id, codes, where))
+        if len(batch) == BATCH:
+            flush()
+    if batch:
+        flush()
+    if n == 0:
+        raise UserError(f"{args.fasta or args.sequences}: no sequences to score")
     return "\n".join(rows) + "\n"
 
 
 def run(args) -> int:
-    if args.out is not None and os.path.isdir(args.out):
-        raise UserError(f"--out {args.out} is a folder; expected a file name")
-    model_path = args.model
-    if os.path.isdir(model_path):
-        model_path = os.path.join(model_path, "model.npz")
+    from motifnet.commands._common import load_run_model
+    from motifnet.outputs import OutputFile, write_stdout
 
-    from motifnet.data import one_hot, read_fasta, read_sequences
-    from motifnet.model_io import load_model
-    from motifnet.train import predict_proba
+    if args.max_length < 1:
+        raise UserError(f"--max-length must be >= 1, got {args.max_length}")
+    if args.out is not None:  # refuse an existing file before the work, not after it
+        from pathlib import Path
 
-    model = load_model(model_path)
-    if args.fasta is not None:
-        name = args.fasta
-        records = read_fasta(name)
-        ids = [rec_id for rec_id, _ in records]
-        seqs = [seq for _, seq in records]
-    else:
-        name = args.sequences
-        seqs = read_sequences(name)
-        ids = [str(i) for i in range(1, len(seqs) + 1)]
-    if len(seqs[0]) != model.seq_len:
-        raise UserError(f"{name}: sequences have length {len(seqs[0])}, but the model "
-                        f"{model_path} was trained on length {model.seq_len}")
-    table = format_table(ids, predict_proba(model, one_hot(seqs)))
-
-    if args.out is not None:
-        from motifnet._atomic import write_text
-
-        try:
-            write_text(args.out, table)
-        except OSError as exc:
-            raise UserError(f"--out {args.out}: cannot write: {exc.strerror or exc}") from None
+        if Path(args.out).is_dir():
+            raise UserError(f"--out {args.out} is a folder; expected a file name")
+        if Path(args.out).exists() and not args.force:
+            raise UserError(f"--out {args.out} exists; choose another name or pass --force to replace it")
+    model, _, model_path = load_run_model(args.model)
+    table = _table(model, model_path, args)
+    if args.out is None:
+        write_stdout(table)
         return 0
-    try:
-        sys.stdout.write(table)
-        sys.stdout.flush()
-    except BrokenPipeError:  # e.g. `motifnet predict ... | head`: not an error
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+    with OutputFile(args.out, args.force) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(table)
     return 0

@@ -2,157 +2,264 @@
 
 The run folder (``--out``, default ``runs/<model>-<timestamp>``)::
 
-    model.npz            the trained model (motifnet.model_io)
-    metrics.json         test accuracy, confusion matrix, AUROC, per-epoch history,
-                         training seconds, data source, settings
-    loss.png accuracy.png confusion_matrix.png
+    model.npz            the trained model (motifnet.model_io), with what training knew
+                         (lengths, data) in its metadata
+    metrics.json         test and validation metrics (accuracy, AUROC, auPRC, confusion
+                         matrix, loss), per-epoch history, best epoch, restarts, warnings,
+                         data description, settings
+    loss.png accuracy.png confusion_matrix.png roc_pr.png
     test_sequences.txt   the held-out test split in the primer's format, so
     test_labels.txt      ``motifnet interpret RUN`` can reuse it
 
-It is built in a hidden temporary folder beside ``--out`` and renamed into
-place only when complete, so an error or Ctrl-C never leaves half a run.
-Only light modules are imported at module level: ``motifnet --help`` must not
-pay for numba or matplotlib.
+It is written through ``motifnet.outputs.OutputFolder``: complete or not at all.
+Only light modules are imported at module level: ``motifnet --help`` must not pay for
+numba or matplotlib.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import sys
 import time
 from pathlib import Path
 
+from motifnet.commands._common import (add_data_arguments, add_output_arguments, add_split_arguments, data_spec,
+                                       has_data_arguments, info, warn)
 from motifnet.errors import UserError
 
-MODEL_NAMES = ("cnn", "attention")  # motifnet.models.MODELS, without importing it
-DEFAULT_N, DEFAULT_LENGTH, DEFAULT_MOTIF = 2000, 50, "CGACCGAACTCC"
+from motifnet.constants import MODEL_NAMES  # noqa: E402
+TUTORIAL_EPOCHS, DEEPBIND_EPOCHS, DEEPBIND_PATIENCE = 50, 30, 5
 
 
 def add_parser(subparsers):
     p = subparsers.add_parser(
         "train",
-        help="train a CNN on DNA sequences and write a run folder",
-        description="Train a model to tell sequences with a binding site (label 1) from those "
-        "without (label 0). Without data options it trains on the primer's simulated data: "
-        f"{DEFAULT_N} random {DEFAULT_LENGTH} bp sequences, the motif {DEFAULT_MOTIF} planted "
-        "in half of them (generated with --seed). Writes model.npz, metrics.json, loss.png, "
-        "accuracy.png, confusion_matrix.png, test_sequences.txt and test_labels.txt to --out.",
+        help="train a model on DNA sequences and write a run folder",
+        description="Train a model to tell sequences with a binding site (label 1) from those without "
+        "(label 0). Without data options it runs the primer's demo: 2000 random 50 bp sequences, the "
+        "motif CGACCGAACTCC planted in half of them (generated with --seed), and its CNN. Your data: "
+        "FASTA files (plain or gzip, any lengths) or BED intervals on a genome, with negatives given or "
+        "generated; the default model for them is deepbind (both strands, any length). Writes "
+        "model.npz, metrics.json, loss/accuracy/confusion/ROC-PR figures and the test split to --out.",
     )
-    data = p.add_argument_group(
-        "data", "either --sequences with --labels, or --pos-fasta with --neg-fasta; "
-        "default: the generated primer data")
-    data.add_argument("--sequences", metavar="PATH|URL",
-                      help="text file, one sequence (A/C/G/T/N) per line, all one length")
-    data.add_argument("--labels", metavar="PATH|URL", help="text file, one 0/1 label per line")
-    data.add_argument("--pos-fasta", metavar="PATH|URL", help="FASTA of positive sequences (label 1)")
-    data.add_argument("--neg-fasta", metavar="PATH|URL", help="FASTA of negative sequences (label 0)")
-    p.add_argument("--model", choices=MODEL_NAMES, default="cnn",
-                   help="architecture: the primer's CNN or the CNN with additive attention "
-                   "(default cnn)")
-    p.add_argument("--epochs", type=int, default=50, help="passes over the training set (default 50)")
-    p.add_argument("--batch-size", type=int, default=32, help="mini-batch size (default 32)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seed of the generated data, the split, the initial weights and the "
-                   "batch order (default 0)")
-    p.add_argument("--test-size", type=float, default=0.25,
-                   help="fraction of the sequences held out for testing (default 0.25)")
-    p.add_argument("--out", metavar="DIR",
-                   help="run folder to create (default runs/<model>-<timestamp>)")
-    p.add_argument("--force", action="store_true",
-                   help="replace --out if it exists (only once the new run is complete)")
+    add_data_arguments(p, training=True, description="one kind of input; default: the generated primer data")
+    add_split_arguments(p)
+    model = p.add_argument_group("model and training")
+    model.add_argument("--model", choices=MODEL_NAMES, default=None,
+                       help="deepbind: both strands, any length (the default for FASTA and BED input); "
+                       "cnn: the primer's CNN (the default for the demo and --sequences); attention: the "
+                       "follow-up tutorial's CNN + attention")
+    model.add_argument("--epochs", type=int, help=f"passes over the training set (default {TUTORIAL_EPOCHS}, "
+                       f"{DEEPBIND_EPOCHS} for deepbind)")
+    model.add_argument("--patience", type=int,
+                       help=f"stop after this many epochs without a better validation loss (default "
+                       f"{DEEPBIND_PATIENCE} for deepbind, none for the tutorials' models)")
+    model.add_argument("--batch-size", type=int, default=32, help="mini-batch size (default 32)")
+    model.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    model.add_argument("--seed", type=int, default=0,
+                       help="seed of the generated data, the split, the initial weights and the batch order "
+                       "(default 0)")
+    model.add_argument("--restarts", type=int, default=0, metavar="N",
+                       help="if a run learns nothing (one class predicted, loss at ln 2), restart up to N "
+                       "times from new seeds (default 0: report it)")
+    model.add_argument("--rc-augment", action="store_true",
+                       help="add the reverse complement of every training sequence (for the tutorials' "
+                       "one-strand models; deepbind reads both strands already)")
+    model.add_argument("--n-filters", type=int, help="first-layer filters (default 32)")
+    model.add_argument("--kernel-size", type=int, help="filter width (default 12 for the tutorials' models, "
+                       "15 for deepbind)")
+    model.add_argument("--hidden", type=int, help="dense layer width (default 16, 32 for deepbind)")
+    add_output_arguments(p, "runs/<model>-<timestamp>", "run folder")
     p.add_argument("--quiet", action="store_true", help="do not print a line per epoch")
     return p
 
 
-# --------------------------------------------------------------------------- checks
-
-def _check_settings(args) -> None:
-    if args.epochs < 1:
-        raise UserError(f"--epochs must be >= 1, got {args.epochs}")
-    if args.batch_size < 1:
-        raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        raise UserError(f"--lr must be a positive number, got {args.lr}")
-    if args.seed < 0:
-        raise UserError(f"--seed must be >= 0, got {args.seed}")
-    if not 0.0 < args.test_size < 1.0:
-        raise UserError(f"--test-size must be a fraction between 0 and 1 (exclusive), "
-                        f"got {args.test_size}")
-    text_files = args.sequences is not None or args.labels is not None
-    fasta_files = args.pos_fasta is not None or args.neg_fasta is not None
-    if text_files and fasta_files:
-        raise UserError("use either --sequences/--labels or --pos-fasta/--neg-fasta, not both")
-    for given, needed, what in (("sequences", "labels", "one 0/1 label per line"),
-                                ("labels", "sequences", "one sequence per line"),
-                                ("pos_fasta", "neg_fasta", "the negative sequences"),
-                                ("neg_fasta", "pos_fasta", "the positive sequences")):
-        if getattr(args, given) is not None and getattr(args, needed) is None:
-            flag, other = given.replace("_", "-"), needed.replace("_", "-")
-            raise UserError(f"--{flag} needs --{other} ({what})")
-
-
-def _check_out(out: Path, force: bool) -> None:
-    # fail before training, not after, if the folder cannot be made there
-    ancestor = Path(os.path.abspath(out)).parent
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
-        raise UserError(f"--out {out}: cannot create a folder in {ancestor} "
-                        f"({'not a folder' if not ancestor.is_dir() else 'permission denied'})")
-    if out.exists() or out.is_symlink():
-        if not out.is_dir():
-            raise UserError(f"--out {out} exists and is not a folder; choose another --out")
-        if any(out.iterdir()) and not force:
-            raise UserError(f"--out {out} exists and is not empty; choose another --out or "
-                            f"pass --force to replace it")
-        cwd = Path.cwd().resolve()
-        if force and (out.resolve() == cwd or out.resolve() in cwd.parents):
-            raise UserError(f"--out {out} contains the current folder; refusing to replace it")
+# --------------------------------------------------------------------------- settings
+def _resolve(args):
+    """The model and its training settings, defaults filled in; UserError for bad values."""
+    user_data = args.sequences is None and has_data_arguments(args)
+    model_name = args.model or ("deepbind" if user_data else "cnn")
+    deep = model_name == "deepbind"
+    epochs = args.epochs if args.epochs is not None else (DEEPBIND_EPOCHS if deep else TUTORIAL_EPOCHS)
+    valid_fraction = args.valid_fraction if args.valid_fraction is not None else (0.1 if deep else 0.0)
+    patience = args.patience if args.patience is not None else (DEEPBIND_PATIENCE if deep else None)
+    checks = [
+        (epochs >= 1, f"--epochs must be >= 1, got {epochs}"),
+        (args.batch_size >= 1, f"--batch-size must be >= 1, got {args.batch_size}"),
+        (math.isfinite(args.lr) and args.lr > 0, f"--lr must be a positive number, got {args.lr}"),
+        (args.seed >= 0, f"--seed must be >= 0, got {args.seed}"),
+        (args.restarts >= 0, f"--restarts must be >= 0, got {args.restarts}"),
+        (patience is None or patience >= 1, f"--patience must be >= 1, got {patience}"),
+        (0.0 <= valid_fraction < 1.0, f"--valid-fraction must be in [0, 1), got {valid_fraction}"),
+        (0.0 < args.test_fraction < 1.0 or args.test_chroms,
+         f"--test-fraction must be a fraction between 0 and 1 (exclusive), got {args.test_fraction}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UserError(message)
+    if patience is not None and valid_fraction == 0 and not args.valid_chroms:
+        raise UserError("--patience needs a validation set (--valid-fraction or --valid-chroms)")
+    if args.rc_augment and deep:
+        raise UserError("--rc-augment is for the tutorials' one-strand models; deepbind scans both strands")
+    hyper = {k: getattr(args, k) for k in ("n_filters", "kernel_size", "hidden") if getattr(args, k) is not None}
+    for k, v in hyper.items():
+        if v < 1:
+            raise UserError(f"--{k.replace('_', '-')} must be >= 1, got {v}")
+    return model_name, epochs, valid_fraction, patience, hyper
 
 
-# --------------------------------------------------------------------------- data
+def _build(model_name, length, seed, hyper, data_name):
+    from motifnet.models import build_model
 
-def _source_name(source: str) -> str:
-    return source if "://" in source else os.path.abspath(source)
-
-
-def _load_data(args):
-    """(seqs, labels, description dict) from the options."""
-    from motifnet import data
-
-    if args.sequences is not None:
-        seqs, labels = data.load_primer(args.sequences, args.labels)
-        info = {"source": "files", "sequences": _source_name(args.sequences),
-                "labels": _source_name(args.labels)}
-        name = args.sequences
-    elif args.pos_fasta is not None:
-        seqs, labels, _ = data.load_fasta_pair(args.pos_fasta, args.neg_fasta)
-        info = {"source": "fasta", "pos_fasta": _source_name(args.pos_fasta),
-                "neg_fasta": _source_name(args.neg_fasta)}
-        name = args.pos_fasta
-    else:
-        seqs, labels = data.generate_data(DEFAULT_N, DEFAULT_LENGTH, DEFAULT_MOTIF, args.seed)
-        info = {"source": "generated", "motif": DEFAULT_MOTIF, "seed": args.seed}
-        name = "generated data"
-    n_pos = int(labels.sum())
-    info.update(n_sequences=len(seqs), length=len(seqs[0]), n_positive=n_pos,
-                n_negative=len(seqs) - n_pos)
-    return seqs, labels, info, name
+    try:
+        return build_model(model_name, seq_len=length, seed=seed, **hyper)
+    except ValueError as exc:
+        raise UserError(f"{data_name}: sequences of length {length} do not fit the {model_name} model: "
+                        f"{exc}") from None
 
 
-def _describe(info: dict) -> str:
-    where = {"files": lambda: f"{info['sequences']} + {info['labels']}",
-             "fasta": lambda: f"{info['pos_fasta']} (label 1) + {info['neg_fasta']} (label 0)",
-             "generated": lambda: f"generated, motif {info['motif']}, seed {info['seed']}"}
-    return (f"data: {info['n_sequences']} sequences x {info['length']} bp "
-            f"({info['n_positive']} positive, {info['n_negative']} negative), "
-            f"{where[info['source']]()}")
+def _print_epoch(epochs: int, quiet: bool):
+    width = len(str(epochs))
+
+    def progress(row):
+        valid = "" if row["valid_loss"] is None else (
+            f"  valid loss {row['valid_loss']:.4f} acc {row['valid_accuracy']:.4f}"
+            + ("" if row["valid_auroc"] is None else f" AUROC {row['valid_auroc']:.4f}")
+            + (" *" if row["best"] else ""))
+        info(f"epoch {row['epoch']:>{width}}/{epochs}  loss {row['loss']:.4f}  train acc "
+             f"{row['train_accuracy']:.4f}{valid}  {row['seconds']:.2f} s", quiet)
+
+    return progress
 
 
-# --------------------------------------------------------------------------- run folder
+def _fmt(value, spec=".4f"):
+    return "n/a" if value is None else format(value, spec)
+
+
+# --------------------------------------------------------------------------- the command
+def run(args) -> int:
+    model_name, epochs, valid_fraction, patience, hyper = _resolve(args)
+    spec = data_spec(args, valid_fraction=valid_fraction)
+    out = Path(args.out) if args.out else Path("runs") / f"{model_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    from motifnet.outputs import OutputFolder, check_output_folder
+
+    check_output_folder(out, args.force)  # before any work, not after it
+
+    import json
+
+    import numpy as np
+
+    from motifnet import __version__
+    from motifnet._atomic import write_text
+    from motifnet.data import reverse_complement
+    from motifnet.dataset import load_dataset
+    from motifnet.model_io import save_model
+    from motifnet.train import evaluate, fit, predict_logits, stalled
+
+    min_length = (hyper.get("kernel_size", 15) if model_name == "deepbind" else None)
+    ds = load_dataset(spec, seed=args.seed, log=warn, min_length=min_length)
+    data_name = ds.info["name"]
+    info(ds.describe(), args.quiet)
+    length = ds.length
+    if model_name != "deepbind" and length is None:
+        raise UserError(f"{data_name}: sequences have lengths {int(ds.lengths.min())} to {int(ds.lengths.max())} "
+                        f"bp, but the {model_name} model reads one length; use --model deepbind, or --bed with "
+                        f"--width to cut windows of one length")
+    codes, lengths, labels = ds.codes, ds.lengths, ds.labels
+    tr, va, te = ds.train_idx, ds.valid_idx, ds.test_idx
+    x_train, y_train, l_train = codes[tr], labels[tr], lengths[tr]
+    if args.rc_augment:
+        x_train = np.concatenate([x_train, reverse_complement(x_train, l_train)])
+        y_train, l_train = np.concatenate([y_train, y_train]), np.concatenate([l_train, l_train])
+    valid = (codes[va], labels[va], lengths[va]) if va.size else (None, None, None)
+    warnings = list(ds.info.get("warnings", []))
+
+    attempts, seed = [], args.seed
+    start = time.perf_counter()
+    while True:
+        model = _build(model_name, length, seed, hyper, data_name)
+        if model_name == "deepbind" and int(lengths.min()) < model.min_length:
+            raise UserError(f"{data_name}: the shortest sequence has {int(lengths.min())} bp, shorter than the "
+                            f"filters ({model.min_length} bp); use a smaller --kernel-size")
+        history = fit(model, x_train, y_train, valid[0], valid[1], lengths_train=l_train, lengths_valid=valid[2],
+                      epochs=epochs, batch_size=args.batch_size, lr=args.lr, seed=seed, patience=patience,
+                      progress=_print_epoch(epochs, args.quiet))
+        check = evaluate(model, *(valid if va.size else (x_train, y_train, l_train)))
+        attempts.append({"seed": seed, "epochs_run": len(history), "stalled": stalled(history, check)})
+        if not attempts[-1]["stalled"] or len(attempts) > args.restarts:
+            break
+        warn(f"the run with seed {seed} learnt nothing (one class predicted, loss {history[-1]['loss']:.4f} "
+             f"~ ln 2); restarting with seed {seed + 1}")
+        seed += 1
+    seconds = time.perf_counter() - start
+    if attempts[-1]["stalled"]:
+        warnings.append(f"the model learnt nothing: it predicts one class for every "
+                        f"{'validation' if va.size else 'training'} sequence and its loss stayed at ln 2 "
+                        f"({len(attempts)} attempt(s)); try --restarts N, another --lr or --model")
+        warn(warnings[-1])
+
+    result = evaluate(model, codes[te], labels[te], lengths[te])
+    valid_result = evaluate(model, *valid) if va.size else None
+    if result["predicted_one_class"]:
+        which = "positive" if result["confusion_matrix"][1][1] + result["confusion_matrix"][0][1] else "negative"
+        warnings.append(f"the model predicts one class ({which}) for every one of the {result['n']} test "
+                        f"sequences")
+        warn(warnings[-1])
+    best = [r["epoch"] for r in history if r["best"]]
+    metrics = _plain({
+        "model": model_name,
+        "test": result,
+        "validation": valid_result,
+        # the top-level keys of earlier versions, kept for scripts that read them
+        "test_accuracy": result["accuracy"], "auroc": result["auroc"], "auprc": result["auprc"],
+        "confusion_matrix": result["confusion_matrix"],
+        "history": history,
+        "best_epoch": best[-1] if best else None,
+        "attempts": attempts,
+        "seconds": seconds,
+        "warnings": warnings,
+        "data": ds.info,
+        "settings": {
+            "model": model_name, "epochs": epochs, "patience": patience, "batch_size": args.batch_size,
+            "lr": args.lr, "seed": args.seed, "final_seed": seed, "restarts": args.restarts,
+            "rc_augment": args.rc_augment, "hyperparameters": model.hyperparameters(),
+            "motifnet_version": __version__,
+        },
+    })
+    train_lengths = lengths[tr]
+    metadata = _plain({"model": model_name, "data": data_name,
+                       "train_lengths": {"min": int(train_lengths.min()), "median": float(np.median(train_lengths)),
+                                         "max": int(train_lengths.max())}})
+    if va.size:  # the validation negatives' scores: what a scan's default threshold is calibrated on
+        neg = valid[1] == 0
+        if neg.any():
+            metadata["validation_negative_logits"] = np.sort(predict_logits(model, valid[0][neg], valid[2][neg])) \
+                .astype(float).round(4).tolist()[-1000:]
+            metadata["n_validation_negatives"] = int(neg.sum())
+    test_logits = predict_logits(model, codes[te], lengths[te])
+
+    with OutputFolder(out, force=args.force, command="train") as folder:
+        from motifnet import plots
+
+        save_model(model, folder / "model.npz", metadata=metadata)
+        write_text(folder / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+        seqs = ds.sequences(te)
+        write_text(folder / "test_sequences.txt", "".join(s + "\n" for s in seqs))
+        write_text(folder / "test_labels.txt", "".join(f"{int(v)}\n" for v in labels[te]))
+        plots.plot_loss(history, folder / "loss.png")
+        plots.plot_accuracy(history, folder / "accuracy.png")
+        plots.plot_confusion_matrix(result["confusion_matrix"], folder / "confusion_matrix.png")
+        plots.plot_roc_pr(test_logits, labels[te], folder / "roc_pr.png")
+
+    (tn, fp), (fn, tp) = result["confusion_matrix"]
+    print(f"test accuracy {_fmt(result['accuracy'])}  AUROC {_fmt(result['auroc'])}  auPRC "
+          f"{_fmt(result['auprc'])}  ({result['n']} test sequences, {seconds:.1f} s training"
+          + (f", best epoch {best[-1]} of {len(history)}" if best else "") + ")")
+    print("confusion matrix    predicted 0  predicted 1")
+    print(f"  true 0 (no motif) {tn:>11}  {fp:>11}")
+    print(f"  true 1 (motif)    {fn:>11}  {tp:>11}")
+    print(f"run folder: {out}", flush=True)
+    return 0
+
 
 def _plain(value):
     """``value`` with numpy scalars/arrays as Python numbers/lists, NaN/inf as None (plain JSON)."""
@@ -165,144 +272,3 @@ def _plain(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _hidden_sibling(out: Path, tag: str) -> Path:
-    """A new, empty, hidden folder beside ``out`` (os.mkdir, so the umask applies)."""
-    while True:
-        path = out.parent / f".{out.name}.{tag}-{os.getpid()}-{os.urandom(3).hex()}"
-        try:
-            os.mkdir(path)
-            return path
-        except FileExistsError:
-            continue
-
-
-def _move_into_place(tmp: Path, out: Path, force: bool) -> None:
-    """Rename the complete run ``tmp`` to ``out``; with ``force`` replace a non-empty ``out``."""
-    _check_out(out, force)  # again: it may have appeared while we trained
-    if out.is_dir() and any(out.iterdir()):
-        old = _hidden_sibling(out, "old")
-        os.rename(out, old / "run")  # out disappears for a moment, never half-written
-        try:
-            os.rename(tmp, out)
-        except BaseException:
-            os.rename(old / "run", out)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, out)  # onto a missing or empty folder: atomic
-
-
-def write_run_folder(out: Path, force: bool, write_contents) -> None:
-    """Call ``write_contents(tmp_folder)`` and move the folder to ``out`` when it returns."""
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _hidden_sibling(out, "tmp")
-    except OSError as exc:
-        raise UserError(f"--out {out}: cannot create a folder there: "
-                        f"{exc.strerror or exc}") from None
-    try:
-        write_contents(tmp)
-        _move_into_place(tmp, out, force)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise UserError(f"--out {out}: cannot write the run folder: {exc.strerror or exc}") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-# --------------------------------------------------------------------------- the command
-
-def _print_epoch(epochs: int):
-    width = len(str(epochs))
-
-    def progress(row):
-        test = row["test_accuracy"]
-        print(f"epoch {row['epoch']:>{width}}/{epochs}  loss {row['loss']:.4f}  "
-              f"train acc {row['train_accuracy']:.4f}  "
-              f"test acc {'-' if test is None else f'{test:.4f}'}  {row['seconds']:.2f} s",
-              flush=True)
-
-    return progress
-
-
-def run(args) -> int:
-    _check_settings(args)
-    out = Path(args.out) if args.out else Path("runs") / f"{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
-    _check_out(out, args.force)
-
-    import json
-
-    from motifnet import __version__
-    from motifnet._atomic import write_text
-    from motifnet.data import one_hot, train_test_split
-
-    seqs, labels, data_info, data_name = _load_data(args)
-    train_idx, test_idx = train_test_split(len(seqs), args.test_size, args.seed)
-    data_info.update(n_train=len(train_idx), n_test=len(test_idx), test_size=args.test_size,
-                     split_seed=args.seed)
-    if not args.quiet:
-        print(_describe(data_info))
-        print(f"split: {len(train_idx)} train, {len(test_idx)} test (seed {args.seed})", flush=True)
-
-    from motifnet.model_io import save_model
-    from motifnet.models import build_model
-    from motifnet.train import evaluate, fit
-
-    length = data_info["length"]
-    try:
-        model = build_model(args.model, seq_len=length, seed=args.seed)
-    except ValueError as exc:
-        raise UserError(f"{data_name}: sequences of length {length} do not fit the "
-                        f"{args.model} model: {exc}") from None
-    x = one_hot(seqs)
-    x_train, y_train = x[train_idx], labels[train_idx]
-    x_test, y_test = x[test_idx], labels[test_idx]
-
-    start = time.perf_counter()
-    history = fit(model, x_train, y_train, x_test, y_test, epochs=args.epochs,
-                  batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                  progress=None if args.quiet else _print_epoch(args.epochs))
-    seconds = time.perf_counter() - start
-    result = evaluate(model, x_test, y_test)
-
-    metrics = _plain({
-        "model": args.model,
-        "test_accuracy": result["accuracy"],
-        "confusion_matrix": result["confusion_matrix"],
-        "auroc": result["auroc"],
-        "history": history,
-        "seconds": seconds,
-        "data": data_info,
-        "settings": {
-            "model": args.model, "epochs": args.epochs, "batch_size": args.batch_size,
-            "lr": args.lr, "seed": args.seed, "test_size": args.test_size,
-            "hyperparameters": model.hyperparameters(), "motifnet_version": __version__,
-        },
-    })
-
-    def write_contents(folder: Path) -> None:
-        from motifnet import plots
-
-        save_model(model, folder / "model.npz")
-        write_text(folder / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False) + "\n")
-        write_text(folder / "test_sequences.txt", "".join(seqs[i] + "\n" for i in test_idx))
-        write_text(folder / "test_labels.txt", "".join(f"{labels[i]}\n" for i in test_idx))
-        plots.plot_loss(history, folder / "loss.png")
-        plots.plot_accuracy(history, folder / "accuracy.png")
-        plots.plot_confusion_matrix(result["confusion_matrix"], folder / "confusion_matrix.png")
-
-    write_run_folder(Path(os.path.abspath(out)), args.force, write_contents)  # "." has no name
-
-    (tn, fp), (fn, tp) = result["confusion_matrix"]
-    auroc = "n/a (one class)" if result["auroc"] is None else f"{result['auroc']:.4f}"
-    print(f"test accuracy {result['accuracy']:.4f}  AUROC {auroc}  "
-          f"({result['n']} test sequences, {seconds:.1f} s training)")
-    print("confusion matrix    predicted 0  predicted 1")
-    print(f"  true 0 (no motif) {tn:>11}  {fp:>11}")
-    print(f"  true 1 (motif)    {fn:>11}  {tp:>11}")
-    print(f"run folder: {out}")
-    sys.stdout.flush()
-    return 0

@@ -25,7 +25,7 @@ import numpy as np
 
 from motifnet._atomic import write_text
 from motifnet.errors import UserError
-from motifnet.interpret import plots
+from motifnet import plots
 from motifnet.interpret.attention import motif_enrichment, upsample_linear
 from motifnet.interpret.filters import MIN_SITES, activation_pwms, best_filter, top_filters_by_variance
 from motifnet.interpret.ism import aligned_windows, in_silico_mutagenesis

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BASES = "ACGT"
+from motifnet.constants import ALPHABET as BASES  # noqa: E402
 _BASE_INDEX = {b: i for i, b in enumerate(BASES)}
 _LETTERS = np.frombuffer(BASES.encode(), dtype="S1")
 COLUMN_SUM_TOLERANCE = 1e-6  # a Motif's columns must sum to 1 within this
