@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     if not args.quiet:
         for row in history:
             print(f"epoch {row['epoch']:3d}  loss {row['loss']:.4f}  train {row['train_accuracy']:.3f}  "
-                  f"test {row['test_accuracy']:.3f}  {row['seconds']:.2f} s")
+                  f"test {row['valid_accuracy']:.3f}  {row['seconds']:.2f} s")
     logits = predict_logits_torch(model, torch.from_numpy(xte)).numpy()
     pred, truth = logits > 0, yte == 1
     cm = [[int(np.sum(~pred & ~truth)), int(np.sum(pred & ~truth))], [int(np.sum(~pred & truth)), int(np.sum(pred & truth))]]
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     import matplotlib.pyplot as plt
 
     epochs = [r["epoch"] for r in history]
-    for name, keys in (("loss", ["loss"]), ("accuracy", ["train_accuracy", "test_accuracy"])):
+    for name, keys in (("loss", ["loss"]), ("accuracy", ["train_accuracy", "valid_accuracy"])):
         fig, ax = plt.subplots(figsize=(5, 3.5))
         for key in keys:
             ax.plot(epochs, [r[key] for r in history], label=key)

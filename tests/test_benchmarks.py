@@ -2,8 +2,10 @@
 
 One quick run (``python -m benchmarks --quick``: tiny shapes, 1 repeat, 1
 thread, small training runs) with ``--perturb relu``, which nudges motifnet's
-relu outputs in its worker: every other kernel must pass validation, relu must
-be rejected and left untimed.  No assertion is made on any timing beyond
+relu outputs in its worker: every other kernel of the registry must pass
+validation, relu must be rejected and left untimed; every training job must pass
+its validation epoch (motifnet against torch, JAX against motifnet when JAX is
+installed) before it is timed.  No assertion is made on any timing beyond
 "finite and positive" (the machine is shared; timings are noisy).
 """
 
@@ -19,8 +21,12 @@ import numpy as np
 import pytest
 
 from benchmarks import cases as C
-from benchmarks.suite import compare_outputs, validate_e2e
-from benchmarks.worker import perturb_outputs, time_call
+from benchmarks import suite
+from benchmarks.suite import JAX_SKIPPED, check_training, compare_outputs, jax_available, validate_e2e
+from benchmarks.worker import perturb_outputs, planted_like, time_call
+from motifnet.kernels.registry import OPS
+
+JAX = jax_available()  # JAX is optional: the suite uses it when installed, says it skipped it otherwise
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,7 +50,7 @@ def test_quick_run_writes_report(quick_run):
     out, res, stdout = quick_run
     md = (out / "results.md").read_text()
     assert md == stdout.rstrip("\n") + "\n" or md.strip() in stdout
-    for heading in ("## Kernels", "## End-to-end training", "## Start-up"):
+    for heading in ("## Kernels", "## End-to-end training", "## Growth table", "## Start-up", "## Targets"):
         assert heading in md
     assert (out / "ratios.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     meta = res["meta"]
@@ -55,6 +61,13 @@ def test_quick_run_writes_report(quick_run):
     # each worker pinned its library to the requested thread count
     for key, info in res["kernels"]["info"].items():
         assert info["threads"] == 1, key
+    for per_lib in res["training"]["info"].values():
+        for lib, info in per_lib.items():
+            assert info["threads"] == 1, lib
+    if JAX:
+        assert meta["jax"] == "used" and meta["versions"].get("jax")
+    else:
+        assert meta["jax"] == JAX_SKIPPED and JAX_SKIPPED in md
 
 
 def test_quick_run_validates_and_times_every_kernel(quick_run):
@@ -62,15 +75,17 @@ def test_quick_run_validates_and_times_every_kernel(quick_run):
     k = res["kernels"]
     assert not k["errors"], k["errors"]
     validated = {(v["kernel"], v["size"]): v["passed"] for v in k["validation"]}
-    assert set(validated) == {(kernel, "tiny") for kernel in C.KERNELS}
-    for kernel in C.KERNELS:
-        rows = [r for r in k["rows"] if r["kernel"] == kernel]
+    # every op of the registry (and adam), at every tiny shape: nothing is listed by hand
+    expected = {(kernel, shape) for kernel, shape in C.case_list(C.KERNELS, ["tiny"])}
+    assert set(validated) == expected and {op.name for op in OPS} < {kernel for kernel, _ in expected}
+    for kernel, shape in expected:
+        rows = [r for r in k["rows"] if r["kernel"] == kernel and r["size"] == shape]
         assert [r["phase"] for r in rows] == list(C.phases_of(kernel))
         for r in rows:
             assert _positive(r["torch_s"]), r
             if kernel == "relu":
                 continue
-            assert validated[(kernel, "tiny")], [v for v in k["validation"] if v["kernel"] == kernel]
+            assert validated[(kernel, shape)], [v for v in k["validation"] if v["kernel"] == kernel]
             assert _positive(r["motifnet_s"]) and _positive(r["ratio"]), r
             assert r["ratio"] == pytest.approx(r["torch_s"] / r["motifnet_s"])
 
@@ -80,21 +95,37 @@ def test_quick_run_rejects_a_wrong_kernel(quick_run):
     relu = next(v for v in res["kernels"]["validation"] if v["kernel"] == "relu")
     assert not relu["passed"]
     bad = [c for c in relu["checks"] if not c["passed"]]
-    assert [c["name"] for c in bad] == ["dx"] and "relu/tiny/dx" in bad[0]["message"]
+    assert [c["name"] for c in bad] == ["d_x"] and "relu/tiny/d_x" in bad[0]["message"]
     for r in res["kernels"]["rows"]:
         if r["kernel"] == "relu":  # refused: no motifnet time, no ratio
             assert not r["validated"] and r["motifnet_s"] is None and r["ratio"] is None
 
 
-def test_quick_run_end_to_end_and_startup(quick_run):
+def test_quick_run_training_is_validated_then_timed(quick_run):
     _, res, _ = quick_run
-    e2e = res["e2e"]
-    assert not e2e["errors"], e2e["errors"]
-    assert [r["model"] for r in e2e["rows"]] == ["cnn", "attention"]
-    for r in e2e["rows"]:
-        assert r["validated"], r
+    tr = res["training"]
+    assert not tr["errors"], tr["errors"]
+    e2e = [r for r in tr["rows"] if r["part"] == "e2e"]
+    assert [r["model"] for r in e2e] == ["cnn", "attention", "deepbind"]
+    for r in tr["rows"]:
+        assert r["validated"] and r["motifnet_validated"], r
         assert _positive(r["motifnet_s"]) and _positive(r["torch_s"]) and _positive(r["ratio"])
-        assert r["epoch1_loss_rel_diff"] <= 1e-3
+        chk = r["motifnet_check"]
+        assert chk["against"] == "torch" and chk["epoch1_loss_rel_diff"] <= 1e-3 and chk["param_rel_err"] <= 1e-2
+    deepbind = e2e[2]
+    assert deepbind["data"] == "variable" and deepbind["min_length"] < deepbind["max_length"]
+    growth = [r for r in tr["rows"] if r["part"] == "growth"]
+    assert growth and all(r["adam_steps"] >= 1 for r in growth)
+    for r in growth:
+        if JAX:  # JAX is validated against motifnet before it is timed
+            assert r["jax_validated"] and r["jax_check"]["against"] == "motifnet", r["jax_check"]
+            assert _positive(r["jax_s"]) and r["ratio_jax"] == pytest.approx(r["jax_s"] / r["motifnet_s"])
+        else:
+            assert not r["jax_ran"] and r["jax_s"] is None
+
+
+def test_quick_run_startup(quick_run):
+    _, res, _ = quick_run
     st = res["startup"]
     assert not st["errors"], st["errors"]
     for lib in ("motifnet", "torch"):
@@ -102,6 +133,14 @@ def test_quick_run_end_to_end_and_startup(quick_run):
     for label in ("motifnet_warm_cache", "torch"):
         run = st["train_process"][label]
         assert run["ok"] and _positive(run["median_s"]) and _positive(run["peak_rss_mb"])
+
+
+def test_without_jax_the_suite_says_so_and_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(suite, "jax_available", lambda: False)
+    assert suite.main(["--quick", "--parts", "kernels", "--kernels", "adam", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["meta"]["jax"] == JAX_SKIPPED and "jax" not in res["meta"]["settings"]["libs"]
+    assert JAX_SKIPPED in (tmp_path / "results.md").read_text()
 
 
 # ---------------------------------------------------------------- the comparison itself
@@ -152,10 +191,45 @@ def test_perturb_outputs_is_caught_by_compare():
 
 
 def test_validate_e2e_rejects_diverging_training():
-    row = lambda loss, acc: {"loss": loss, "test_accuracy": acc}  # noqa: E731
+    row = lambda loss, acc: {"loss": loss, "valid_accuracy": acc}  # noqa: E731
     assert validate_e2e([row(0.69, 0.5), row(0.1, 0.95)], [row(0.69, 0.5), row(0.1, 0.96)])["validated"]
     assert not validate_e2e([row(0.70, 0.5), row(0.1, 0.95)], [row(0.69, 0.5), row(0.1, 0.95)])["validated"]
     assert not validate_e2e([row(0.69, 0.5), row(0.1, 0.70)], [row(0.69, 0.5), row(0.1, 0.95)])["validated"]
+
+
+def test_check_training_rejects_a_wrong_loss_or_parameter(tmp_path):
+    rng = np.random.default_rng(0)
+    ref = {"conv.weight": rng.standard_normal((4, 4, 3)), "fc2.bias": rng.standard_normal(1)}
+    np.savez(tmp_path / "ref.npz", **ref)
+    hist = lambda loss: {"check_history": [{"loss": loss}]}  # noqa: E731
+
+    def check(params, loss=0.69):
+        np.savez(tmp_path / "mine.npz", **params)
+        return check_training("job", hist(loss), hist(0.69), str(tmp_path / "mine.npz"), str(tmp_path / "ref.npz"))
+
+    assert check({n: a * (1 + 1e-5) for n, a in ref.items()})["passed"]
+    assert not check(ref, loss=0.70)["passed"]
+    off = {**ref, "conv.weight": ref["conv.weight"].copy()}
+    off["conv.weight"][1, 2, 0] += 0.05 * np.abs(ref["conv.weight"]).max()
+    res = check(off)
+    assert not res["passed"] and res["worst_param"] == "conv.weight" and "conv.weight" in res["message"]
+    assert not check({**ref, "fc2.bias": np.array([np.nan])})["passed"]
+    assert not check({"conv.weight": ref["conv.weight"]})["passed"]  # a parameter missing
+
+
+def test_planted_like_has_the_planted_sets_shape():
+    from motifnet.data import PRIMER_MOTIF, decode, reverse_complement
+
+    codes, lengths, labels = planted_like(400, 200, 400, seed=3, motif=PRIMER_MOTIF, mutation=0.0)
+    assert codes.dtype == np.int8 and codes.shape == (400, 400) and lengths.min() >= 200 and lengths.max() <= 400
+    assert labels.sum() == 200
+    assert np.all((codes >= 0) == (np.arange(400)[None, :] < lengths[:, None]))  # -1 exactly past each length
+    seqs = decode(codes, lengths)
+    rc = reverse_complement(PRIMER_MOTIF)
+    forward = np.array([PRIMER_MOTIF in s for s in seqs])
+    reverse = np.array([rc in s for s in seqs])
+    assert np.all((forward | reverse) == (labels == 1))  # an exact instance in every positive, none by chance
+    assert 60 < forward[labels == 1].sum() < 140  # both strands, about half each
 
 
 def test_time_call_reports_per_call_medians():
@@ -167,8 +241,15 @@ def test_time_call_reports_per_call_medians():
 
 
 def test_inputs_are_reproducible_float32():
-    for kernel in C.KERNELS:
-        a, b = C.make_inputs(kernel, "tiny"), C.make_inputs(kernel, "tiny")
+    for kernel, shape in C.case_list(C.KERNELS, ["tiny"]):
+        a, b = C.make_inputs(kernel, shape), C.make_inputs(kernel, shape)
         for name in a:
-            assert a[name].dtype == np.float32 and a[name].flags.c_contiguous
+            assert a[name].dtype == np.float32 or not np.issubdtype(a[name].dtype, np.floating), (kernel, name)
+            assert a[name].flags.c_contiguous
             np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_sizes_select_the_registrys_named_shapes():
+    assert C.shapes_of("conv1d", ["seed"]) == ["seed", "seed_first_layer"]
+    assert C.shapes_of("conv1d", ["primer"]) == C.shapes_of("conv1d", ["seed"])
+    assert C.shapes_of("relu", ["large"]) == ["large"] and C.shapes_of("adam", ["tiny"]) == ["tiny"]
