@@ -12,7 +12,8 @@ An entry holds
   ``draw(lo, hi)`` returns an int in [lo, hi].  The tests pass hypothesis'
   ``st.integers``, gradcheck and explain a seeded NumPy generator;
 * ``shapes``: named configurations: ``"seed"`` (the primer model's shapes),
-  ``"tiny"`` (explain, quick benchmarks), ``"large"`` (batch 256, length 1000);
+  ``"explain"`` (a few numbers, for ``motifnet explain``), ``"tiny"`` (quick
+  benchmarks), ``"large"`` (batch 256, length 1000);
 * ``make_inputs(config, rng, dtype, smooth)``: seeded inputs; ``smooth=True``
   keeps them away from the points where the op is not differentiable (ReLU's
   kink, max-pool ties), for finite differences;
@@ -166,6 +167,7 @@ RELU = Op(
     derivation="kernels/relu.py, 'Backward, derived': (B1) dx += dy * [y > 0]",
     draw_config=_relu_draw,
     shapes={
+        "explain": {"shape": (6,)},
         "tiny": {"shape": (2, 5)},
         "seed": {"shape": (32, 32, 39)},      # after the primer's convolution
         "large": {"shape": (256, 32, 989)},   # the same at batch 256, length 1000
@@ -260,6 +262,7 @@ CONV1D = Op(
     derivation="kernels/conv1d.py, 'Backward, derived': (B1) db, (B2) dw, (B3) dx",
     draw_config=_conv_draw,
     shapes={
+        "explain": {"B": 1, "C_in": 1, "L": 5, "C_out": 1, "K": 3},
         "tiny": {"B": 2, "C_in": 2, "L": 6, "C_out": 2, "K": 3},
         "seed": _PRIMER_CONV | {"onehot": True},
         # a network's first layer: its input is data, no dx
@@ -345,6 +348,7 @@ CONV1D_ONEHOT = Op(
     derivation="kernels/conv1d_onehot.py, 'Backward, derived': (B1) db, (B2) dw (no dx: codes are data)",
     draw_config=_onehot_draw,
     shapes={
+        "explain": {"B": 1, "C_in": 4, "L": 5, "C_out": 1, "K": 2},
         "tiny": {"B": 1, "C_in": 4, "L": 6, "C_out": 2, "K": 3},
         "seed": dict(_PRIMER_CONV),
         "large": dict(_LARGE_CONV),
@@ -433,6 +437,7 @@ MAXPOOL1D = Op(
     derivation="kernels/maxpool1d.py, 'Backward, derived': (B1) dx[argmax] += dy",
     draw_config=_pool_draw,
     shapes={
+        "explain": {"B": 1, "C": 1, "L": 6, "K": 2},
         "tiny": {"B": 1, "C": 2, "L": 8, "K": 2},
         "seed": {"B": 32, "C": 32, "L": 39, "K": 4},      # after the primer's convolution
         "large": {"B": 256, "C": 32, "L": 989, "K": 4},
@@ -501,6 +506,7 @@ LINEAR = Op(
     derivation="kernels/linear.py, 'Backward, derived': (B1) db, (B2) dw = dy^T x, (B3) dx = dy W",
     draw_config=_linear_draw,
     shapes={
+        "explain": {"lead": (2,), "n_in": 3, "n_out": 2},
         "tiny": {"lead": (2,), "n_in": 3, "n_out": 2},
         "seed": {"lead": (32,), "n_in": 288, "n_out": 16},          # the primer's fc1
         "large": {"lead": (256,), "n_in": 7904, "n_out": 16},       # fc1 at length 1000
@@ -576,6 +582,7 @@ BCE_WITH_LOGITS = Op(
     derivation="kernels/bce_with_logits.py, 'Backward, derived': (B1) d_logits = (w sigmoid(x) - p t) s",
     draw_config=_bce_draw,
     shapes={
+        "explain": {"shape": (4,)},
         "tiny": {"shape": (4,)},
         "seed": {"shape": (32,)},       # one batch of the primer's logits
         "large": {"shape": (256,)},
@@ -648,6 +655,7 @@ ATTENTION = Op(
                "(B4) tanh, (B5)-(B6) the energy layer, (B7) dk = value + key path",
     draw_config=_attention_draw,
     shapes={
+        "explain": {"B": 1, "H": 2, "L": 3},
         "tiny": {"B": 1, "H": 2, "L": 3},
         "seed": {"B": 32, "H": 32, "L": 9},      # the attention model on the primer's data
         "large": {"B": 256, "H": 32, "L": 247},  # the same at length 1000
@@ -703,7 +711,8 @@ REVCOMP = Op(
     torch_equivalent="torch.cat((w, torch.flip(w, dims=(1, 2))))",
     derivation="kernels/revcomp.py, 'Backward, derived': (B1) dw = dw2[f] + rc(dw2[F + f]), (B2) db",
     draw_config=lambda draw: {"F": draw(1, 16), "K": draw(1, 24)},
-    shapes={"tiny": {"F": 2, "K": 3}, "seed": {"F": 32, "K": 15}, "large": {"F": 128, "K": 24}},
+    shapes={"explain": {"F": 1, "K": 3}, "tiny": {"F": 2, "K": 3}, "seed": {"F": 32, "K": 15},
+            "large": {"F": 128, "K": 24}},
     make_inputs=_revcomp_inputs,
     grad_inputs=lambda c: ("w", "b"),
     outputs=("w2", "b2"),
@@ -769,6 +778,7 @@ GLOBAL_MAX = Op(
     derivation="kernels/global_max.py, 'Backward, derived': (B1) dx[argmax] += dy",
     draw_config=_global_max_draw,
     shapes={
+        "explain": {"B": 1, "F": 2, "groups": 2, "L": 4},
         "tiny": {"B": 2, "F": 2, "groups": 2, "L": 5},
         # the deepbind model's first stage: 32 filters on both strands of 200-400 bp sequences
         "seed": {"B": 32, "F": 32, "groups": 2, "L": 386},

@@ -46,6 +46,7 @@ COMMANDS = (
     "predict",
     "interpret",
     "compare",
+    "explain",
     "gradcheck",
 )
 
