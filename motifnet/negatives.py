@@ -46,7 +46,7 @@ import numpy as np
 
 from motifnet.errors import UserError
 from motifnet.genome import Genome, Interval, check_width
-from motifnet.kernels._jit import jit
+from motifnet.kernels import jit
 
 DEFAULT_GC_BINS = 20
 # More N than this and a window is skipped: N is an all-zero one-hot column, and

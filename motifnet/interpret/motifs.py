@@ -14,7 +14,7 @@ import numpy as np
 
 # The PWM maths lives in motifnet.motif.pwm (with the motif files and matching);
 # these names are imported back so every caller of motifnet.interpret.motifs keeps working.
-from motifnet.motif.pwm import (BASES, consensus, decode, encode_motif,  # noqa: F401  (re-exported)
+from motifnet.motif.pwm import (BASES, consensus, decode, encode_motif, window_sums,  # noqa: F401  (re-exported)
                                 information_content, logo_heights, pwm_from_counts, pwm_from_windows,
                                 relu_normalise)
 
@@ -41,15 +41,6 @@ def match_motif(found: str, motif: str) -> dict:
         "offset": int(best[1]),
         "exact": motif in found,
     }
-
-
-def window_sums(scores: np.ndarray, width: int) -> np.ndarray:
-    """Sums of ``width`` consecutive scores: ``(N, L)`` -> ``(N, L - width + 1)``."""
-    scores = np.asarray(scores, dtype=np.float64)
-    if not 1 <= width <= scores.shape[-1]:
-        raise ValueError(f"window width {width} must be in [1, {scores.shape[-1]}]")
-    c = np.concatenate([np.zeros(scores.shape[:-1] + (1,)), np.cumsum(scores, axis=-1)], axis=-1)
-    return c[..., width:] - c[..., :-width]
 
 
 def best_window_starts(scores: np.ndarray, width: int) -> np.ndarray:

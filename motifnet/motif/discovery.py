@@ -117,7 +117,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from motifnet.interpret.motifs import consensus, pwm_from_counts, window_sums
+from motifnet.motif.pwm import consensus, pwm_from_counts, window_sums
 
 _MIN_NULL_WINDOWS = 1000        # fewer windows away from the first sites: keep the first threshold
 _MAX_NULL_WINDOWS = 2_000_000  # beyond this the null's quantiles are estimated from a subsample

@@ -189,3 +189,12 @@ class Motif:
 
     def __repr__(self) -> str:
         return f"Motif(id={self.id!r}, name={self.name!r}, width={self.width}, consensus={self.consensus!r})"
+
+
+def window_sums(scores: np.ndarray, width: int) -> np.ndarray:
+    """Sums of ``width`` consecutive scores: ``(N, L)`` -> ``(N, L - width + 1)``."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if not 1 <= width <= scores.shape[-1]:
+        raise ValueError(f"window width {width} must be in [1, {scores.shape[-1]}]")
+    c = np.concatenate([np.zeros(scores.shape[:-1] + (1,)), np.cumsum(scores, axis=-1)], axis=-1)
+    return c[..., width:] - c[..., :-width]
