@@ -85,8 +85,9 @@ def markdown(results: dict) -> str:
         f"start-up repeats {s['startup_repeats']}, motifnet API timed: {s['api']}"
         + (" (QUICK MODE: tiny shapes, smoke test only)" if s["quick"] else ""),
         f"- validation before timing: motifnet's float32 results vs torch's float64 results on the same inputs, "
-        f"max-norm relative error <= max({s['tolerances']['value_rtol']:g}, "
-        f"{s['tolerances'].get('torch_error_factor', 4):g} x torch float32's own error on that output)",
+        f"max-norm relative error <= max(the registry's tolerance for that output, "
+        f"{s['tolerances'].get('torch_error_factor', 4):g} x torch float32's own error on it); training: "
+        f"a validation run of <= 50 Adam steps per job (motifnet vs torch, JAX vs motifnet) before timing",
         f"- JAX: {meta.get('jax', 'used')}",
         "",
     ]
@@ -105,15 +106,13 @@ def markdown(results: dict) -> str:
     k = results.get("kernels")
     if k:
         lines += ["## Kernels", "",
-                  "torch: functional op with `requires_grad` inputs, backward via `torch.autograd.grad` "
-                  "(`bwd` alone: on one retained graph). motifnet: the kernel's "
-                  + ("unchecked entry points (what the layers call)." if s["api"] == "unchecked" else "public wrappers."),
                   "Each cell: motifnet / torch (torch/motifnet ratio).", "",
                   "Every op of `kernels/registry.py` at each of its named shapes (the registry's `tiny`, `seed` = "
                   "the primer model's, `large` = batch 256 x length 1000, `*_first_layer` = no input gradient); "
                   "motifnet through the registry's `forward_into`/`backward_into` (the fast kernels on buffers the "
                   "caller owns; the timed backward adds into the same buffers call after call), torch through the "
-                  "registry's `torch_forward` and autograd. Adam: one step over a flat parameter vector.", "",
+                  "registry's `torch_forward` on `requires_grad` inputs and `torch.autograd.grad` (`bwd` alone: on "
+                  "one retained graph). Adam: one step over a flat parameter vector (torch.optim.Adam).", "",
                   "| kernel | size | shape | threads | fwd | bwd | fwd+bwd (adam: step) | valid |",
                   "|---|---|---|---|---|---|---|---|"]
         by = {}
@@ -211,9 +210,11 @@ def training_tables(tr: dict, meta: dict) -> list[str]:
     libs_all = [lib for lib in ("motifnet", "torch", "jax")]
     out = []
     jax_note = "" if "jax" in libs else f" ({meta.get('jax', 'JAX not used')})"
-    valid_note = ("valid: the validation epoch (1 epoch from the same start, before any timing) of motifnet "
-                  "against torch and of JAX against motifnet: (epoch-1 loss relative difference, worst "
-                  "parameter tensor's max-norm relative difference after it).")
+    valid_note = ("valid: the validation run before any timing (one epoch over the first 50 batches of the "
+                  "training set, from the same start, in each library) of motifnet against torch and of JAX "
+                  "against motifnet: (its loss's relative difference, the worst parameter tensor's max-norm "
+                  "relative difference after it); then the final validation accuracies of motifnet and torch "
+                  "must agree within 0.05.")
     e2e = [r for r in rows if r["part"] == "e2e"]
     if e2e:
         out += ["## End-to-end training (1 thread)", "",
@@ -257,7 +258,7 @@ def training_tables(tr: dict, meta: dict) -> list[str]:
                 "`intra_op_parallelism_threads`). Speed-up = 1-thread time / n-thread time. CPU/wall shows how "
                 "many cores a run actually kept busy; on a shared machine a 2-thread run waits for the second "
                 "core whenever another process holds it.", "",
-                "| library | N x L | threads | time | speed-up over 1 thread | CPU/wall | torch/motifnet at this count |",
+                "| library | N x L | threads | time | speed-up over 1 thread | CPU/wall | its time / motifnet's at this thread count |",
                 "|---|---|---|---|---|---|---|"]
         for s in scaling:
             speedup = "-" if s["speedup"] is None else f"{s['speedup']:.2f}x"
@@ -321,7 +322,9 @@ def startup_table(st: dict) -> list[str]:
             lines.append(f"| first training step (1 batch + evaluation) of {', '.join(models)}, one after the other, "
                          f"{label[9:].replace('_', ' ')} ({per}) | {_t(total(fs[label]))} | {_t(total(tfs))} | "
                          f"{_r(_ratio(total(tfs), total(fs[label])))} | "
-                         + (f"first call of the jitted step (trace + compile): {_t(total(jfs))}" if jfs else "skipped")
+                         + (("first call of the jitted steps (trace + compile; JAX keeps no cache between "
+                             f"processes): {_t(total(jfs))}" if label == "motifnet_empty_cache" else "-")
+                            if jfs else "skipped")
                          + " |")
     if "motifnet_empty_cache" in fs and "motifnet_warm_cache" in fs:
         cold, warm = total(fs["motifnet_empty_cache"]), total(fs["motifnet_warm_cache"])

@@ -54,12 +54,14 @@ PRIMER_DIR = REPO.parent / "shared" / "data" / "primer"
 VALUE_RTOL = 1e-4  # outputs, when no tolerance is given
 GRAD_RTOL = 1e-4  # gradients, when no tolerance is given
 TORCH_ERROR_FACTOR = 4.0
-# training: the validation epoch from the same weights and batches (loss of the epoch, and every
-# parameter tensor after it, max-norm relative), and the timed runs' final validation accuracy
-TRAIN_LOSS_RTOL = 1e-3
+# training: the validation run (<= 50 Adam steps, worker.VALIDATION_STEPS) from the same weights and
+# batches (the mean loss of its epoch, and every parameter tensor after it, max-norm relative; two
+# correct float32 libraries agree to ~1e-7 and ~1e-3 there, a wrong gradient drifts far beyond), and
+# the timed runs' final validation accuracy
+TRAIN_LOSS_RTOL = 1e-4
 TRAIN_PARAM_RTOL = 1e-2
 E2E_ACCURACY_ATOL = 0.05
-E2E_LOSS_RTOL = TRAIN_LOSS_RTOL  # (older name)
+E2E_LOSS_RTOL = 1e-3  # validate_e2e: epoch-1 losses of whole runs
 LIBS = ("motifnet", "torch", "jax")
 JAX_SKIPPED = "JAX not installed: skipped"
 

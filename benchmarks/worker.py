@@ -15,9 +15,10 @@ Tasks (``spec["task"]``):
              are timed.  (torch, the reference, is told to time everything.)
 ``prepare``  (motifnet) make each training job's data and initial weights and save them
              (``job["state"]``), so every library trains from the very same start.
-``train``    each job's validation run first (1 epoch from the saved start; its loss and
-             final parameters are saved to ``job["check"]``), then ``READY`` and the
-             parent's verdict as for kernels, then the timed runs of the approved jobs.
+``train``    each job's validation run first (1 epoch over the first ``VALIDATION_STEPS``
+             batches, from the saved start; its loss and final parameters are saved to
+             ``job["check"]``), then ``READY`` and the parent's verdict as for kernels,
+             then, for the approved jobs, a warm-up epoch and the timed runs.
 ``first_step``  import time and the first (compiling) and second training step.
 """
 
@@ -261,12 +262,28 @@ def _one_hot(codes: np.ndarray) -> np.ndarray:
     return x
 
 
-def _runner(lib: str, job: dict):
-    """run(epochs) -> (history, final parameters {motifnet name: array}) for one job in ``lib``."""
+VALIDATION_STEPS = 50  # Adam steps of the validation run: long enough to see a wrong gradient drift,
+# short enough that float32 rounding has not yet been amplified into a different trajectory
+# (after 625 steps two correct libraries' conv weights differ by ~20%: dead ReLUs, max-pool ties)
+
+
+def validation_subset(n: int, batch_size: int, steps: int = VALIDATION_STEPS) -> int:
+    """How many of the training sequences the validation run takes: ``steps`` batches, the last
+    one as large as the full run's last batch (so the subset runs every batch shape the full run will)."""
+    if n <= batch_size * steps:
+        return n
+    return batch_size * (steps - 1) + (n % batch_size or batch_size)
+
+
+def _runner(lib: str, job: dict, n_limit: int | None = None):
+    """run(epochs) -> (history, final parameters {motifnet name: array}) for one job in ``lib``,
+    on the first ``n_limit`` training sequences (all by default)."""
     st = np.load(job["state"])
     init = {k[2:]: st[k] for k in st.files if k.startswith("w:")}
     has_valid = "codes_valid" in st.files and job.get("validate_each_epoch", True)
     ctr, ltr, ytr = st["codes_train"], st["lengths_train"], st["y_train"]
+    if n_limit is not None:
+        ctr, ltr, ytr = ctr[:n_limit], ltr[:n_limit], ytr[:n_limit]
     cva = st["codes_valid"] if has_valid else None
     lva = st["lengths_valid"] if has_valid else None
     yva = st["y_valid"] if has_valid else None
@@ -308,18 +325,19 @@ def _runner(lib: str, job: dict):
 
 def run_train(spec: dict, info: dict) -> dict:
     lib, results, errors, runners = spec["lib"], {}, {}, {}
-    # 1. the validation run of every job: 1 epoch from the shared start (also the warm-up:
-    #    it loads or compiles every kernel and fills the caches)
+    # 1. the validation run of every job: one epoch over the first VALIDATION_STEPS batches of the
+    #    training set, from the shared start; its loss and final parameters go to the parent
     for job in spec["jobs"]:
         try:
-            run = _runner(lib, job)
-            t0, c0 = time.perf_counter(), time.process_time()
-            hist, params = run(1)
-            results[job["id"]] = {"warmup_seconds": time.perf_counter() - t0,
-                                  "warmup_cpu_seconds": time.process_time() - c0,
+            n = int(np.load(job["state"])["y_train"].shape[0])
+            n_check = validation_subset(n, job["batch_size"])
+            t0 = time.perf_counter()
+            hist, params = _runner(lib, job, n_check)(1)
+            results[job["id"]] = {"check_seconds": time.perf_counter() - t0, "check_n_train": n_check,
+                                  "check_steps": -(-n_check // job["batch_size"]),
                                   "check_history": [_plain(r) for r in hist]}
             np.savez(job["check"], **params)
-            runners[job["id"]] = run
+            runners[job["id"]] = (_runner(lib, job), n_check < n)
         except Exception as exc:
             import traceback
 
@@ -328,14 +346,20 @@ def run_train(spec: dict, info: dict) -> dict:
         with open(spec["partial"], "w") as fh:
             json.dump(results, fh)
     approved = wait_for_verdict(spec, set(runners))
-    # 2. the timed runs of the approved jobs
+    # 2. the approved jobs: a warm-up epoch on the whole training set (untimed: every batch shape
+    #    compiled, caches filled) unless the validation run already was that, then the timed runs
     for job in spec["jobs"]:
         if job["id"] not in approved or job["id"] not in runners:
             continue
+        run, needs_warmup = runners[job["id"]]
+        t0 = time.perf_counter()
+        if needs_warmup:
+            run(1)
+        results[job["id"]]["warmup_seconds"] = time.perf_counter() - t0
         seconds, cpu, histories = [], [], []
         for _ in range(job["repeats"]):
             t0, c0 = time.perf_counter(), time.process_time()
-            hist, _ = runners[job["id"]](job["epochs"])
+            hist, _ = run(job["epochs"])
             seconds.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
             histories.append(hist)
