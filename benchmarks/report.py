@@ -473,6 +473,10 @@ def plot(results: dict, path: Path) -> None:
                     ax.plot(Ls, [r.get("ratio_jax") or float("nan") for r in sel], marker=marker, color="C1",
                             ls="--", label=f"JAX jit / motifnet, N={n_seq}")
             ax.set_xscale("log")
+            lengths = sorted({r["length"] for r in rows})
+            ax.set_xticks(lengths)
+            ax.set_xticklabels([str(L) for L in lengths])
+            ax.minorticks_off()
             ax.set_xlabel("sequence length L")
             ax.set_title("training the primer CNN over sizes (1 thread)", fontsize=10)
             ax.axhline(1.0, color="k", lw=0.8)
