@@ -2,8 +2,10 @@
 
 The attention layer (kernels/attention.py) is a chain of multi-input nonlinearities:
 the softmax mixes every position's score, and the context multiplies weights by
-values.  A DeepLIFT that handles them with the plain gradient (the usual fallback)
-leaves a convergence delta that no precision removes.  This file gives each step a
+values.  A DeepLIFT that handles them with the plain gradient (the usual fallback), or
+the softmax as if it were element-wise (captum's rule rescales each output by its own
+input's change, then centres the multipliers; captum #519), leaves a convergence delta
+that no precision removes.  This file gives each step a
 rule whose multipliers satisfy summation-to-delta exactly (kernels/relu.py,
 "DeepLIFT's rescale rule", (S)): for a sequence (q, k) and its reference (q', k')
 

@@ -79,8 +79,10 @@ so its contributions sum to m_y[t] dy, and (S) follows by summing over the windo
 (overlapping windows add, as (B1): assigning instead of adding, as ``max_unpool``
 does, loses the overlaps: tangermeme PR #95).  The rule divides only by d_a - d_b =
 dy - d_b + d_a - dy, a sum of two non-negative terms, never by a change that may be
-~0 (captum's rule divides a window's change by the change at the argmax and falls
-back to the gradient below 1e-10); each multiplier lies in [0, 1] like the max's
+~0 (captum's rule puts max(y, y') - y' at x's argmax and y - max(y, y') at the
+reference's, divides each by the input's change there, falls back to the gradient
+where that change is below 1e-10, and unpools with ``max_unpool``, which assigns);
+each multiplier lies in [0, 1] like the max's
 gradient; swapping x and x' swaps lam and 1 - lam; and where the references agree
 with x on the argmax it is (B1).  lam is clipped to [0, 1], which rounding can
 leave by an ulp; then lam d_a + (1 - lam) d_b = dy (1 + e), e at float precision.
