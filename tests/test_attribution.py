@@ -196,11 +196,11 @@ def _attention_case(c, rng, scale=1.0):
     return q, q_ref, k, k_ref, W, bias, v
 
 
-@settings(max_examples=20)
+@settings(max_examples=15)
 @given(attention_configs(), seeds, st.sampled_from([0.1, 1.0, 5.0]))
 def test_attention_rule_matches_reference_sums_to_delta_and_is_symmetric(c, seed, scale):
-    if c["H"] > 12:  # the reference loops are Python: keep them quick
-        c = dict(c, H=12)
+    if c["H"] > 8:  # the reference loops are Python: keep them quick
+        c = dict(c, H=8)
     rng = np.random.default_rng(seed)
     q, q_ref, k, k_ref, W, bias, v = _attention_case(c, rng, scale)
     m_ctx = rng.standard_normal((c["B"], c["H"]))
