@@ -36,6 +36,11 @@ by an m-point rule along the straight path (the midpoint rule, or Gauss-Legendre
 with the models' own input gradient (``model.backward(..., need_input_grad=True)``
 at one-hot floats).  The path integral is exact only as m -> oo; the convergence
 delta ``|sum IG - (f(x) - f(x'))|`` is the quadrature's error and shrinks with m.
+Along a line a ReLU network's gradient jumps (at every ReLU kink and argmax switch),
+where Gauss-Legendre's high order for smooth integrands does not apply: measured on
+DeepBind trained on the planted set (100 positives x 10 shuffles), max |delta| was
+0.16 / 0.068 / 0.025 with the midpoint rule and 0.31 / 0.11 / 0.059 with Gauss-Legendre
+at 20 / 50 / 100 steps, so the midpoint rule is the default.
 
 References
 ----------
