@@ -306,8 +306,9 @@ def _forward_loops(codes, table, K, first, step, width, n_windows, windows_per_r
         key = np.empty(F, dtype=np.int32)
         for i in range(j0, j1 + q):        # block i: starts [a_i, a_i + step)
             a_i = first + i * step
-            # whole blocks serve windows i - q + 1 .. i, heads serve window i - q (point 4)
-            need = step if (q >= 1 and i < j1) else r
+            # block i is whole in windows i - q + 1 .. i and a head in window i - q (point 4):
+            # past j1 + q - 2 no window of this range takes it whole
+            need = step if (q >= 1 and i < j1 + q - 1) else r
             n = min(need, n_starts - a_i)  # cut at the last K-mer of codes
             s = i % slots
             for f in range(F):
