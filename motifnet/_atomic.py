@@ -46,6 +46,11 @@ def write_text(path, text: str) -> None:
 
 
 def save_figure(fig, path, dpi: int = 120) -> None:
-    """Atomically save a matplotlib figure (``motifnet.plots.subplots``'s, no pyplot) as PNG."""
+    """Atomically save a matplotlib figure (``motifnet.plots.subplots``'s, no pyplot) as PNG.
+
+    A figure with a layout engine (constrained layout) is saved as laid out; others are
+    cropped to their contents ("tight"), which costs one more draw.
+    """
+    tight = fig.get_layout_engine() is None
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
+        fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight" if tight else None)

@@ -247,8 +247,11 @@ def saliency_grid(path, seqs: list[str], maps: dict, motif_starts=None, motif_le
     n, names = len(seqs), list(maps)
     L = len(seqs[0]) if seqs else 1
     rows = n * len(names)
-    fig, axes = subplots(rows, 1, figsize=(0.16 * L + 1.6, 1.25 * rows + 0.8), squeeze=False,
-                             layout="constrained")
+    height = 1.25 * rows + 0.8
+    fig, axes = subplots(rows, 1, figsize=(0.16 * L + 1.6, height), squeeze=False)
+    # fixed margins, not a layout engine: measuring every base's tick label costs seconds
+    fig.subplots_adjust(left=1.1 / (0.16 * L + 1.6), right=0.99, top=1 - 0.55 / height, bottom=0.3 / height,
+                        hspace=0.75)
     for j, seq in enumerate(seqs):
         start = None if motif_starts is None else int(motif_starts[j])
         for i, name in enumerate(names):
@@ -317,7 +320,9 @@ def ism_figure(path, seqs: list[str], deltas: np.ndarray, motif_starts=None, mot
     L = deltas.shape[-1]
     vmax = float(np.abs(deltas).max()) or 1.0
     fig, axes = subplots(2 * n, 1, figsize=(0.16 * L + 1.8, 3.3 * n), squeeze=False,
-                             gridspec_kw={"height_ratios": [1, 1.2] * n}, layout="constrained")
+                         gridspec_kw={"height_ratios": [1, 1.2] * n})
+    fig.subplots_adjust(left=1.2 / (0.16 * L + 1.8), right=0.9, top=1 - 0.35 / (3.3 * n), bottom=0.25 / (3.3 * n),
+                        hspace=0.55)
     for j in range(n):
         ax = axes[2 * j, 0]
         im = ax.imshow(deltas[j], cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto",

@@ -33,10 +33,10 @@ def attention_run(tmp_path_factory):
 def test_interpret_writes_figures_and_motif_json(attention_run, tmp_path, capsys):
     out = tmp_path / "interp"
     status = main(["interpret", str(attention_run), "--motif", MOTIF.lower(), "--max-sequences", "30",
-                   "--out", str(out)])
+                   "--n-references", "3", "--out", str(out)])
     captured = capsys.readouterr()
     assert status == 0, captured.err
-    result = json.loads((out / "motif.json").read_text())
+    result = json.loads((out / "report.json").read_text())
     assert result["model"] == "attention"
     assert result["known_motif"] == MOTIF
     assert result["n_positive_sequences"] == 30 and result["motif_found_in"] == 30
@@ -54,15 +54,24 @@ def test_interpret_writes_figures_and_motif_json(attention_run, tmp_path, capsys
     assert stats["n_sequences"] == 30 and stats["motif_mean"] > 0 and stats["background_mean"] > 0
     expected = {"filter_weights.png", "filter_weight_logos.png", "filter_activation_logos.png", "saliency.png",
                 "attention.png", "attention_motif_vs_background.png", "ism_examples.png", "ism_logo.png",
-                "motifs.png", "motif.json"}
+                "motifs.png", "deeplift.png", "motifs.meme", "matches.tsv", "report.json", "report.md"}
     assert expected <= set(result["figures"])
     for name in result["figures"]:
         path = out / name
-        assert path.is_file() and path.stat().st_size > 1000, name
+        assert path.is_file() and path.stat().st_size > 100, name
         if name.endswith(".png"):
             assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
-    assert "ISM 30/30 sequences" in captured.err  # progress goes to stderr
-    assert "saliency" in captured.out and "attention" in captured.out
+    assert "DeepLIFT" in captured.err  # progress goes to stderr
+    assert "saliency" in captured.out and "attention" in captured.out and "DeepLIFT convergence" in captured.out
+    from motifnet.motif.io import read_meme
+
+    assert {m.id for m in read_meme(out / "motifs.meme")} >= {"motifnet-saliency", "motifnet-ism"}
+    # a re-run into the same folder is refused without --force, and replaces it whole with it
+    assert main(["interpret", str(attention_run), "--max-sequences", "10", "--n-references", "2", "--out",
+                 str(out)]) == 2
+    assert main(["interpret", str(attention_run), "--max-sequences", "10", "--n-references", "2", "--out",
+                 str(out), "--force", "--quiet"]) == 0
+    assert json.loads((out / "report.json").read_text())["n_positive_sequences"] == 10
 
 
 def one_line_error(capsys, argv, *fragments):
@@ -109,9 +118,27 @@ def test_compare_one_epoch(tmp_path, capsys):
 
 
 def test_compare_epochs_to_target():
-    from motifnet.commands.compare import epochs_to, median_epochs
+    from motifnet.experiment import epochs_to, median_or_none
 
     assert epochs_to([0.5, 0.94, 0.95, 0.99]) == 3
     assert epochs_to([0.5, 0.9]) is None
-    assert median_epochs([3, 5, None]) == 5
-    assert median_epochs([3, None, None]) is None
+    assert median_or_none([3, 5, None]) == 5
+    assert median_or_none([3, None, None]) is None
+
+
+def test_interpret_into_an_unwritable_folder_is_one_line(attention_run, tmp_path, capsys):
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    os.chmod(locked, 0o500)
+    try:
+        if os.access(locked, os.W_OK):  # running as root: permissions do not stop us; use a file instead
+            blocker = tmp_path / "blocker"
+            blocker.write_text("x")
+            target = blocker / "out"
+        else:
+            target = locked / "out"
+        one_line_error(capsys, ["interpret", str(attention_run), "--out", str(target)], "cannot create")
+    finally:
+        os.chmod(locked, 0o700)

@@ -363,18 +363,24 @@ def test_ism_of_a_model_matches_forward_passes_one_by_one():
         assert_close(f"ISM of sequence {i}", delta[i], expected, rtol=1e-5, atol=1e-5)
 
 
-def test_interpret_model_on_the_hand_built_model(tmp_path):
-    import json
-
+def _interpret(tmp_path, model, x_pos, x_neg=None, **kw):
+    from motifnet.data import encode
     from motifnet.interpret.motifs import decode
     from motifnet.interpret.report import interpret_model
 
+    pos = encode([decode(s) for s in x_pos])
+    neg = encode([decode(s) for s in x_neg]) if x_neg is not None else (None, None)
+    kw.setdefault("figures", False)  # the figures are drawn and checked by test_cli_interpret
+    return interpret_model(model, *pos, tmp_path, neg_codes=neg[0], neg_lengths=neg[1], n_references=3, **kw)
+
+
+def test_interpret_model_on_the_hand_built_model(tmp_path):
+    import json
+
     rng = np.random.default_rng(7)
     x_pos, starts = planted(rng, 24, 50, max_start=MAX_SEEN)
-    x_neg = random_one_hot(rng, 6, 50)
-    seqs = [decode(s) for s in np.concatenate([x_pos, x_neg])]
-    labels = np.array([1] * 24 + [0] * 6)
-    result = interpret_model(motif_detector(), seqs, labels, tmp_path, motif=MOTIF, max_sequences=20)
+    x_neg = random_one_hot(rng, 24, 50)
+    result = _interpret(tmp_path, motif_detector(), x_pos[:20], x_neg, motif=MOTIF)
     assert result["n_positive_sequences"] == 20 and result["motif_found_in"] == 20
     for method in ("saliency", "filter_activation", "ism"):
         rec = result["methods"][method]
@@ -384,7 +390,53 @@ def test_interpret_model_on_the_hand_built_model(tmp_path):
         assert_close(f"{method} PWM column sums", pwm.sum(axis=0), np.ones(12), rtol=1e-5)
     assert result["methods"]["filter_activation"]["filter"] == 0
     assert "attention" not in result["methods"]  # a plain CNN has no attention
-    on_disk = json.loads((tmp_path / "motif.json").read_text())
+    assert result["deeplift"]["max_abs_delta"] < 1e-9  # exact rules: completeness to rounding
+    on_disk = json.loads((tmp_path / "report.json").read_text())
     assert on_disk["methods"]["ism"]["consensus"] == MOTIF
-    for name in on_disk["figures"]:
-        assert (tmp_path / name).stat().st_size > 1000, name
+    assert (tmp_path / "report.md").read_text().startswith("# What the cnn model learned")
+    assert (tmp_path / "motifs.meme").is_file() and (tmp_path / "matches.tsv").is_file()
+
+
+def test_the_saliency_motif_is_taken_from_gradient_times_input(tmp_path, monkeypatch):
+    # pinned: the saliency reconstruction reads the grad x input map, not |grad| summed or maxed.
+    # Give each map its own peak: the motif sits under grad x input's, random bases under the others'.
+    import motifnet.train as train
+
+    rng = np.random.default_rng(8)
+    x_pos, starts = planted(rng, 16, 50, max_start=MAX_SEEN)
+    real = train.saliency
+
+    def fake_saliency(model, x, mode="sum", lengths=None):
+        out = np.zeros((len(x), 50))
+        for i, s in enumerate(starts):
+            if mode == "grad_x_input":
+                out[i, s:s + 12] = 1.0
+            else:  # the other forms peak 12 bases away from the motif
+                far = (s + 24) % 38
+                out[i, far:far + 12] = 5.0
+        return out
+
+    monkeypatch.setattr(train, "saliency", fake_saliency)
+    result = _interpret(tmp_path, motif_detector(), x_pos)
+    assert result["methods"]["saliency"]["consensus"] == MOTIF
+    monkeypatch.setattr(train, "saliency", real)
+
+
+def test_the_attention_window_is_centred_on_the_attention_maximum(tmp_path):
+    # pinned: the follow-up's window is 12 bases centred on the argmax of the attention upsampled
+    # to sequence positions.  Plant the motif exactly there and nowhere else that the other
+    # conventions (a window starting, or ending, at the argmax) would read.
+    from motifnet.interpret.attention import upsample_linear
+
+    model = motif_detector(model="attention")
+    att = np.zeros((1, model.pool_length))
+    att[0, 4] = 1.0
+    peak = int(np.argmax(upsample_linear(att, 50)[0]))
+    window_start = int(centred_starts(np.array([peak]), 12, 50)[0])
+    model.attention_weights = lambda x, batch_size=512: np.tile(att, (len(x), 1)).astype(np.float32)
+    rng = np.random.default_rng(9)
+    x = random_one_hot(rng, 16, 50)
+    x[:, :, window_start:window_start + 12] = encode_motif(MOTIF)[None]
+    result = _interpret(tmp_path, model, x)
+    assert window_start not in (peak, peak - 11)  # the three conventions read different windows
+    assert result["methods"]["attention"]["consensus"] == MOTIF
