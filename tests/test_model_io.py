@@ -180,3 +180,19 @@ def test_any_bytes_either_load_or_raise_the_one_line_error(tmp_path_factory, dat
             load_model(path)
         except UserError as exc:
             assert "\n" not in str(exc) and str(path) in str(exc)
+
+
+def test_arrays_are_read_with_allow_pickle_false(tmp_path, monkeypatch):
+    # pinned: every array of a model file is read with allow_pickle=False (the header check that
+    # refuses object arrays first is a second line of defence, not the only one)
+    save_model(build_model("cnn"), tmp_path / "m.npz")
+    calls = []
+    real = np.lib.format.read_array
+
+    def spy(fh, allow_pickle=False, **kwargs):
+        calls.append(allow_pickle)
+        return real(fh, allow_pickle=allow_pickle, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "read_array", spy)
+    load_model(tmp_path / "m.npz")
+    assert calls and not any(calls)
