@@ -23,6 +23,8 @@ from pathlib import Path
 
 from motifnet.errors import UserError
 
+SIGNIFICANT_Q = 0.05  # a match with a larger q-value is shown as not significant
+
 
 def add_parser(subparsers):
     p = subparsers.add_parser(
@@ -167,7 +169,8 @@ def run(args) -> int:
         best = (m.get("matches") or [None])[0]
         named = "no database match" if best is None else (
             f"best match {best['target_id']} {best['target_name']} (p {best['p_value']:.2g}, "
-            f"E {best['e_value']:.2g}, q {best['q_value']:.2g})")
+            f"E {best['e_value']:.2g}, q {best['q_value']:.2g}"
+            + ("" if best["q_value"] <= SIGNIFICANT_Q else ": not significant") + ")")
         print(f"  motif {m['id']:<11} {m['consensus']:<20} {m['n_seqlets']:>5} seqlets  {named}")
     print(f"  DeepLIFT convergence: max |sum of contributions - (f(x) - f(ref))| = "
           f"{result['deeplift']['max_abs_delta']:.1e}")
