@@ -179,9 +179,23 @@ def _lib_cell(row, lib):
     return _t(row[f"{lib}_s"])
 
 
+STARVED = 0.8  # CPU/wall below this at 1 thread: the run spent a fifth of its time waiting for a core
+
+
 def _cpu(row, libs):
     vals = [row.get(f"{lib}_cpu_per_wall") for lib in libs]
-    return " / ".join("-" if v is None else f"{v:.2f}" for v in vals)
+    return " / ".join("-" if v is None else f"{v:.2f}" + ("*" if row["threads"] == 1 and v < STARVED else "")
+                      for v in vals)
+
+
+def _starved_note(rows):
+    n = sum(1 for r in rows for lib in ("motifnet", "torch", "jax")
+            if r["threads"] == 1 and (r.get(f"{lib}_cpu_per_wall") or 1.0) < STARVED)
+    if not n:
+        return []
+    return [f"\\* CPU/wall below {STARVED:g} at 1 thread ({n} run(s) here): that library's runs waited for a "
+            "core held by other processes for a fifth of their time or more; its time is inflated by as much, "
+            "and the ratios beside it are off in that direction.", ""]
 
 
 def _jax_ratio(row):
@@ -236,6 +250,7 @@ def training_tables(tr: dict, meta: dict) -> list[str]:
                        f"{r['epochs']} | {_lib_cell(r, 'motifnet')} | {_lib_cell(r, 'torch')} | {_lib_cell(r, 'jax')} | "
                        f"{_r(r['ratio'])} | {_jax_ratio(r)} | {_cpu(r, libs_all)} | {accs} | {_valid_cell(r)} |")
         out.append("")
+        out += _starved_note(e2e)
     growth = [r for r in rows if r["part"] == "growth" and r["threads"] == 1]
     if growth:
         out += ["## Growth table: the primer CNN over data size and length (1 thread)", "",
@@ -250,6 +265,7 @@ def training_tables(tr: dict, meta: dict) -> list[str]:
                        f"{_lib_cell(r, 'torch')} | {_lib_cell(r, 'jax')} | {_r(r['ratio'])} | {_jax_ratio(r)} | "
                        f"{_cpu(r, libs_all)} | {_valid_cell(r)} |")
         out.append("")
+        out += _starved_note(growth)
     scaling = scaling_rows(rows)
     if scaling:
         out += ["## Thread scaling: the L=200 workload (growth cell) at 1 and 2 threads", "",
