@@ -179,10 +179,25 @@ def _model_case(name: str, rng: np.random.Generator) -> Case:
                 f"motifnet/models.py, {name}: backward, the forward read backwards")
 
 
+def _model_case_with_live_gradients(name: str, rng: np.random.Generator, tries: int = 50) -> Case:
+    """A model case in which every parameter has a nonzero gradient.
+
+    A small random model can draw a dead unit (a ReLU that is off for every input, say the
+    attention branch's): its parameters' gradients are exactly 0 and so are their finite
+    differences, and the check would pass without checking anything.  Such draws are
+    redrawn.
+    """
+    for _ in range(tries):
+        case = _model_case(name, rng)
+        if all(np.any(g != 0) for g in case.analytic().values()):
+            return case
+    raise RuntimeError(f"no model case for {name} with every gradient nonzero in {tries} draws")
+
+
 def model_cases():
     from motifnet.models import MODELS
 
-    return {f"model_{name}": (lambda rng, name=name: _model_case(name, rng)) for name in MODELS}
+    return {f"model_{name}": (lambda rng, name=name: _model_case_with_live_gradients(name, rng)) for name in MODELS}
 
 
 def cases() -> dict:
