@@ -56,25 +56,31 @@ way: a BED interval [t, t + K) with strand '-'.
 
 How the fast loops compute exactly (F1)-(F3), and why
 -----------------------------------------------------
-Measured on a 4 Mbp random sequence, F = 32, K = 15, float32, one thread, CPU time,
-round-robin against the alternatives on this machine (2-core AMD EPYC, AVX-512, shared
-and loaded: best of 25, medians in brackets):
+Measured on 4 Mbp, F = 32, K = 15, W = 299, step 149, float32, one thread, in CPU time
+(the machine, 2 AMD EPYC cores with AVX-512, was shared with other jobs: load 1.5-4.5),
+each variant round-robin against the others in one process (median Mbp/s of 7-25 calls,
+over 3-6 such runs); numbers move by up to 1.5x between runs.
 
 1. Per position, the 2F responses are a sum of table rows, as in conv1d_onehot: taps
    are taken three at a time (GROUP = 3), and ``table[g, e, :]`` holds the summed
    weights of the three bases whose code is e = d0 + 5 d1 + 25 d2 (digit 4: N, or a tap
    past K, adds nothing); b2 is folded into group 0.  K = 15 is 5 rows of 2F = 64
-   floats per position, from a 160 KB table (L2-resident).  Four-base groups (625 rows,
-   4 rows per position, 640 KB) measured slower here: 50 (37) against 68 (49) Mbp/s.
-   The rows are summed in one pass over the 2F outputs (a separate pass per row made
-   the loop 2-3x slower: each pass reloads and stores the partial sums).
+   floats per position, from a 160 KB table.  The rows are summed in ONE pass over the
+   2F outputs: a pass per row (reloading and storing the partial sums) ran 2-3x slower,
+   and so did choosing the number of rows by a branch inside the position loop.  So
+   the table always has a multiple of ROWS = 5 groups (zero groups past ceil(K / 3)):
+   K <= 15 is one pass, K <= 30 two.  Four-base groups (625 rows, 4 per position, a
+   640 KB table) were slower in four runs of five (37-61 against 40-70 Mbp/s): not
+   worth four times the table.
 2. Strands are combined per position before anything is tracked: x = max(y[f], y[F+f])
    with strand s = [y[F+f] > y[f]], keyed 2t + s.  Tracking F keys instead of 2F halves
-   the state the loop carries; its order (position, then strand) is (F3)'s.
+   the state the loop carries (39-55 against 29-42 Mbp/s; equal in one run of five); its
+   order (position, then strand) is (F3)'s.
 3. The running maxima are updated once per PB = 8 positions: the 8 positions' sums go to
    a small buffer, and one pass over the filters takes the best of the 8 (unrolled, in
-   registers) into the state.  Updating the state at every position measured 54 (46)
-   Mbp/s, the buffered update 68 (49); the conv alone (no max at all) 61-89.
+   registers) into the state: 43-70 against 41-51 Mbp/s for an update per position.
+   Every select is written with both operands computed first: ``a = (2t + s) if take
+   else a`` evaluates lazily, a branch, and that alone cost 1.4x.
 4. Windows overlap (step < W), so the maxima are not taken window by window.  Positions
    are cut into *blocks* of ``step`` K-mer starts, block i starting at a_i.  With
    P = W - K + 1 = q * step + r (0 <= r < step), window j's K-mers are blocks
@@ -86,11 +92,22 @@ and loaded: best of 25, medians in brackets):
    Each block is scanned once, keeping its maximum over the first r starts and over all;
    a window combines q + 1 block results (first maximum in block order = position order).
    Blocks live in a ring of q + 1 slots, so nothing per base is stored: per K-mer start
-   the work is the row sums and one max, per window q + 1 combines of F keys.
+   the work is the row sums and one max, per window q + 1 combines of F keys.  (A step
+   of 1 makes q = P: each window then combines P blocks of one start, the plain cost.)
 5. Threads: windows are independent, so ranges of windows are the unit of parallelism
    (``prange``); a range recomputes the q blocks it shares with the next one (q / range
    of the work, ~1% at the sizes the wrapper picks).  Serially the whole call is one
    range.
+
+Where this stands (benchmark scripts in the scan engine's report; 10 Mbp of real fly
+promoter sequence, CPU time, 1 thread): 20-26 ms per Mbp.  The arithmetic floor of the
+one-hot gather, K * 2F = 960 float adds per position at this core's measured rate of
+4.3e10 vectorised L1 load-and-adds per second, is 22 ms per Mbp: the group table does
+a quarter of those adds (256 per position), which is what keeps the kernel at the floor
+although each row comes from L2.  torch (``F.conv1d`` of both strands, max over strands,
+``max_pool1d`` over windows, 1 thread) took 206 ms per Mbp on the same input; the
+model's own layers on batches of windows (conv1d_onehot, written for short batches)
+382 ms per Mbp (each base is in two windows).
 
 Layout of this file: 1. the reference loops (F1)-(F3), plain, float64; 2. the fast loops
 and their entry points ``scan_table_into`` and ``scan_forward_into`` (the one contract of
@@ -246,16 +263,18 @@ def _track(table, gc, gc_origin, t_begin, t_end, buf, best, key):
                     table[g + 3, gc[j + 9]], table[g + 4, gc[j + 12]]
                 for o in range(F2):
                     dst[o] += ((r0[o] + r1[o]) + (r2[o] + r3[o])) + r4[o]
-        key_t = np.int32(2 * t)  # keys in int32 arithmetic: int64 halves the vector width
         for f in range(F):  # vectorised over filters; the PB starts unrolled (point 3)
             v, a = best[f], key[f]
             for p in range(PB):
                 x_fwd, x_rev = buf[p, f], buf[p, F + f]
                 rev = x_rev > x_fwd                    # the forward strand wins a tie
                 x = x_rev if rev else x_fwd
+                # the key computed unconditionally, in int32: "a = (2t + rev) if take else a"
+                # evaluates lazily, a branch that stops the loop vectorising (1.4x slower)
+                k = np.int32(2 * (t + p)) + (np.int32(1) if rev else np.int32(0))
                 take = x > v                           # an earlier start wins a tie
                 v = x if take else v
-                a = (key_t + np.int32(2 * p) + (np.int32(1) if rev else np.int32(0))) if take else a
+                a = k if take else a
             best[f], key[f] = v, a
         t += PB
     while t < t_end:  # the last < PB starts, one at a time
@@ -273,9 +292,10 @@ def _track(table, gc, gc_origin, t_begin, t_end, buf, best, key):
 def _take_first_max(best, key, src_best, src_key):
     # fold a later block's result into (best, key): strictly greater wins, so ties keep the earlier
     for f in range(best.shape[0]):
-        take = src_best[f] > best[f]
-        best[f] = src_best[f] if take else best[f]
-        key[f] = src_key[f] if take else key[f]
+        v, k = src_best[f], src_key[f]  # loaded first: "x if c else y" evaluates x lazily, a branch
+        take = v > best[f]
+        best[f] = v if take else best[f]
+        key[f] = k if take else key[f]
 
 
 def _forward_loops(codes, table, K, first, step, width, n_windows, windows_per_range,

@@ -129,7 +129,7 @@ import numpy as np
 
 from motifnet.errors import UserError
 
-DEFAULT_CHUNK_SIZE = 1 << 20          # bases per chunk: ~10 MB of working memory
+DEFAULT_CHUNK_SIZE = 1 << 18          # bases per chunk: ~6 MB of working memory, as fast as 1-2 Mb chunks
 MIN_INFORMATIVE_FRACTION = 0.5        # a window with more N than this is not scored
 DEFAULT_FALSE_CALLS_PER_MB = 5.0      # what the default threshold allows on background
 CALIBRATION_BASES = 4_000_000         # shuffled background scanned to calibrate a threshold
@@ -256,6 +256,9 @@ class Scanner:
         From one window's start to the next (default W // 2).
     min_informative : float
         Fraction of a window's bases that must be A/C/G/T for it to be scored.
+    site_logit_min : float
+        Sites are located only in windows whose logit is above this (the caller's
+        threshold: the other windows' sites are never used; -inf: every window).
 
     Raises
     ------
@@ -264,7 +267,8 @@ class Scanner:
     """
 
     def __init__(self, model, window: int | None = None, step: int | None = None,
-                 min_informative: float = MIN_INFORMATIVE_FRACTION, default_window: int | None = None):
+                 min_informative: float = MIN_INFORMATIVE_FRACTION, default_window: int | None = None,
+                 site_logit_min: float = -math.inf):
         from motifnet.kernels.scan import scan_table_into, scan_table_shape
 
         self.model = model
@@ -289,6 +293,7 @@ class Scanner:
             raise ValueError(f"min_informative must lie in [0, 1], got {min_informative}")
         self.window, self.step, self.kernel_size = int(window), int(step), K
         self.min_informative = float(min_informative)
+        self.site_logit_min = float(site_logit_min)
         if self.sites:
             conv = model.conv
             self.table = np.empty(scan_table_shape(model.n_filters, K), dtype=model.dtype)
@@ -320,11 +325,11 @@ class Scanner:
         start = (np.arange(j0, j0 + n, dtype=np.int64) * S)
         stop_at = offset + codes.shape[0] if record_length is None else record_length
         end = np.minimum(start + W, stop_at)
-        informative = np.zeros(n, dtype=np.int64)
-        if n:
+        informative = end - start
+        if n and codes.min() < 0:  # most chunks of a genome hold no N: no prefix sums needed
             prefix = np.zeros(codes.shape[0] + 1, dtype=np.int32)
             np.cumsum(codes >= 0, out=prefix[1:])
-            informative[:] = prefix[end - offset] - prefix[start - offset]
+            informative = (prefix[end - offset] - prefix[start - offset]).astype(np.int64)
         scored = (informative >= self.min_informative * (end - start)) & (informative > 0)
         logit = np.full(n, np.nan)
         site_filter = np.full(n, -1, dtype=np.int64)
@@ -388,6 +393,8 @@ class Scanner:
         active = pre > 0
         z = model.fc1_relu.forward(pre)
         logit[idx] = model.fc2.forward(z).reshape(-1)
+        wanted = logit[idx] > self.site_logit_min
+        idx, m, active = idx[wanted], m[wanted], active[wanted]
         # c_f = relu(m_f) * d logit / d m_f (module docstring, "Sites")
         w1 = model.fc1.weight.data.astype(np.float64)    # (H, F)
         w2 = model.fc2.weight.data[0].astype(np.float64)  # (H,)
@@ -767,10 +774,9 @@ def bedgraph_text(scores: WindowScores) -> str:
     ok = np.flatnonzero(scores.scored & (scores.row_end > scores.row_start))
     if ok.size == 0:
         return ""
-    p = sigmoid(scores.logit[ok])
-    rec = scores.record
-    lo, hi = scores.row_start[ok].tolist(), scores.row_end[ok].tolist()
-    return "".join(f"{rec}\t{a}\t{b}\t{v:.6g}\n" for a, b, v in zip(lo, hi, p.tolist()))
+    row = scores.record.replace("%", "%%") + "\t%d\t%d\t%.6g\n"  # %-formatting: 1.7x faster than f-strings
+    rows = zip(scores.row_start[ok].tolist(), scores.row_end[ok].tolist(), sigmoid(scores.logit[ok]).tolist())
+    return "".join([row % r for r in rows])
 
 
 def bed_text(record: str, calls: Calls, names: dict[int, FilterMotif]) -> str:
@@ -908,7 +914,8 @@ def scan_fasta_to_folder(model, sequences, folder, *, window=None, step=None, de
     from pathlib import Path
 
     folder = Path(folder)
-    scanner = Scanner(model, window=window, step=step, default_window=default_window)
+    scanner = Scanner(model, window=window, step=step, default_window=default_window,
+                      site_logit_min=threshold.logit if threshold is not None else -math.inf)
     caller = SiteCaller(threshold.logit) if scanner.sites else None
     names: dict[int, FilterMotif] = {}
     progress = _Progress(quiet)

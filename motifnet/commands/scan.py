@@ -55,7 +55,7 @@ def add_parser(subparsers):
                    help="scan only windows starting in this region: 1-based, inclusive, as samtools "
                    "(chr2L:1-1000 is BED [0, 1000)); CHR alone is a whole record")
     p.add_argument("--chunk-size", type=int, default=None, metavar="N",
-                   help="bases read at a time (default 1048576); memory does not grow with the input")
+                   help="bases read at a time (default 262144); memory does not grow with the input")
     p.add_argument("--motif-db", metavar="FILE|none",
                    help="motifs (MEME or JASPAR) that name and orient the filters' sites (default: the shipped "
                    "JASPAR 2024 CORE); 'none': sites named filter<f>, strand the filter's own")
