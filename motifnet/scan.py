@@ -107,9 +107,28 @@ own grid (starts at multiples of ``step``): a window starting near the region's 
 reads bases past it, so a genome cut into regions at multiples of ``step`` and
 scanned region by region gives exactly the windows of the whole scan.  Outputs are
 sorted as ``LC_ALL=C sort -k1,1 -k2,2n`` sorts them (bedGraphToBigWig and
-bedToBigBed need that order): records by name as bytes, then by start.  A sharded
-scan is merged with ``merge_site_files`` (calls near a shard border may be found from
-both sides; merging keeps the best) and by concatenating the bedGraphs in that order.
+bedToBigBed need that order): records by name as bytes, then by start.
+
+Sharding a genome over processes or machines: by record (``--region chrX``) or by
+region (``--region chrX:START-END`` with START - 1 a multiple of ``step``), one output
+folder per shard, all with one threshold (the model file's, or pass the same
+``--threshold P``: calibrating at scan time samples the start of each shard's input
+file, the same for shards of one file but not for a genome split into files).  A shard
+streams its input from the start to its record (there is no index), about 100 Mbp/s
+of parsing, so for many shards split the FASTA by record first.  Then::
+
+    LC_ALL=C sort -m -k1,1 -k2,2n shard*/windows.bedgraph > windows.bedgraph
+    python -c "import glob, motifnet.scan as s; s.merge_site_files(sorted(glob.glob('shard*/sites.bed')), 'sites.bed')"
+
+``merge_site_files`` merges overlapping calls by keeping the best, as one scan does (a
+site near a shard border may be called from both sides); tests/test_scan.py checks that
+three region shards merge to exactly the whole scan's files.
+
+Throughput and memory (measured, README): the fused kernel does 20-26 ms per Mbp on one
+core (CPU time; torch's conv + max + max-pool 206), the whole command 27-40 ms per Mbp
+(parsing FASTA, writing the bedGraph): a 3.1 Gbp genome in about 1.5-2 minutes on one
+core.  Peak RSS does not grow with the input (one chunk of DEFAULT_CHUNK_SIZE bases and
+its windows; 216-217 MB for 1 Mb and for 100 Mb, most of it the Numba and NumPy runtime).
 """
 
 from __future__ import annotations
