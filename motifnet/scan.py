@@ -23,6 +23,12 @@ the fused kernel (kernels/scan.py) computes the model's global max of both stran
 over the window's K-mers, and the model's own layers compute the head from it
 (tests/test_scan.py checks the equality on random windows, at record ends, with N).
 
+bedGraph rows.  Overlapping windows cannot be bedGraph rows as they are (bedGraph
+intervals must not overlap, and bedGraphToBigWig refuses them), so with step < W each
+window's row is its central ``step`` bases, [s_j + (W - step) // 2, + step), the
+record's first window's row starting at 0 and its last window's ending at the record's
+end: the rows of a record without N tile it.  With step >= W a row is its window.
+
 N.  An N contributes nothing to a filter's response, in the model and here.  A window
 is scored when at least MIN_INFORMATIVE_FRACTION (half) of its bases are A, C, G or T;
 a window that is mostly N gets no bedGraph row and calls no site (an assembly gap of
@@ -55,9 +61,10 @@ best K-mer in the window, [t, t + K) on the strand where it scored (kernels/scan
 window whose largest contribution is not positive (its logit comes from biases, not
 from a match) calls no site.
 
-Strand and name.  A filter is its own reverse complement's twin: DeepBind scans both
-strands with one set of filters, and which orientation a filter learns is arbitrary
-(two models of one motif may learn it in opposite orientations).  So each filter that
+Strand and name.  DeepBind scans both strands with one set of filters, so which
+orientation a filter learns is arbitrary (two models of one motif may learn it in
+opposite orientations; of the five models trained for the README, two learned theirs
+reverse-complemented).  So each filter that
 calls a site is matched, once, against a motif database (Tomtom,
 ``motifnet.motif.compare``; the shipped JASPAR 2024 CORE by default): its PWM is the
 softmax of its weights, columns mean-centred and scaled to unit standard deviation.
@@ -126,11 +133,14 @@ of parsing, so for many shards split the FASTA by record first.  Then::
 site near a shard border may be called from both sides); tests/test_scan.py checks that
 three region shards merge to exactly the whole scan's files.
 
-Throughput and memory (measured, README): the fused kernel does 20-26 ms per Mbp on one
-core (CPU time; torch's conv + max + max-pool 206), the whole command 27-40 ms per Mbp
-(parsing FASTA, writing the bedGraph): a 3.1 Gbp genome in about 1.5-2 minutes on one
-core.  Peak RSS does not grow with the input (one chunk of DEFAULT_CHUNK_SIZE bases and
-its windows; 216-217 MB for 1 Mb and for 100 Mb, most of it the Numba and NumPy runtime).
+Throughput and memory (measured on a shared 2-core machine, README): the fused kernel
+takes 20-33 ms per Mbp on one core (torch's conv + max + max-pool 205-209, measured
+alongside), the whole scan 34 ms per Mbp from plain FASTA and 43 from gzip (parsing,
+the head, writing the bedGraph: serial), so a 3.1 Gbp genome takes about 2 minutes on
+one core (1.8 plain, 2.2 gzip).  Threads: the kernel runs over ranges of windows on
+every Numba thread (1.4-1.8x on two busy cores); the rest is serial.  Peak RSS does
+not grow with the input: one chunk of DEFAULT_CHUNK_SIZE bases and its windows (216
+MB for 1 Mb and for 100 Mb of input, most of it the Numba and NumPy runtime).
 """
 
 from __future__ import annotations
@@ -371,9 +381,8 @@ class Scanner:
                             record_length)
 
     def _rows(self, start, end, j0, n_total, record_length):
-        # bedGraph rows tile the record when step < W: each window shows its central
-        # `step` bases, the record's first window from base 0 and its last up to the record's
-        # end; with step >= W each row is its window (module docstring, bed_graph)
+        # module docstring, "bedGraph rows": each window's central `step` bases, the record's
+        # first window's row from base 0 and its last window's to the record's end
         W, S = self.window, self.step
         if S >= W:
             return start.copy(), end.copy()
