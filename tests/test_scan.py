@@ -7,6 +7,7 @@ planted sites at known places.  Data are generated here (no files outside tmp_pa
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import math
@@ -14,7 +15,6 @@ import math
 import numpy as np
 import pytest
 
-from motifnet import cli
 from motifnet.commands import scan as scan_command
 from motifnet.data import decode
 from motifnet.errors import UserError
@@ -353,7 +353,8 @@ def test_regions_at_multiples_of_the_step_merge_to_the_whole_scan(tmp_path):
 
 # --------------------------------------------------------------------------- the command
 def _run_cli(argv):
-    parser = cli._Parser(prog="motifnet")
+    """``motifnet scan`` as the command line runs it (motifnet.cli registers it by name)."""
+    parser = argparse.ArgumentParser(prog="motifnet")
     sub = parser.add_subparsers(dest="command")
     scan_command.add_parser(sub).set_defaults(run=scan_command.run)
     args = parser.parse_args(argv)
@@ -431,3 +432,20 @@ def test_duplicate_record_names_and_missing_width_are_errors(tmp_path):
                   "--threshold", "0.9", "--motif-db", "none", "--quiet"])
     with pytest.raises(UserError, match="pass --window N"):
         _run_cli(["scan", str(tmp_path / "model.npz"), fasta, "--out", str(tmp_path / "o"), "--quiet"])
+
+
+def test_progress_reports_bases_and_rate(tmp_path, monkeypatch, capsys):
+    import motifnet.scan as scan_module
+
+    monkeypatch.setattr(scan_module, "PROGRESS_SECONDS", 0.0)   # every chunk, instead of every 2 s
+    rng = np.random.default_rng(3)
+    path = write_fasta(tmp_path / "g.fa", [("c", random_codes(rng, 5000))])
+    folder = tmp_path / "o"
+    folder.mkdir()
+    threshold = Calibration(2.0, 0.88, math.nan, 100, 50, 0, 0, 0, "test")
+    scan_fasta_to_folder(planted_model(), path, folder, window=100, step=50, threshold=threshold, chunk_size=1000)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("scan: ")]
+    assert len(lines) >= 4 and all("Mbp read (" in line and "Mbp/s), now in c" in line for line in lines)
+    scan_fasta_to_folder(planted_model(), path, tmp_path, window=100, step=50, threshold=threshold,
+                         chunk_size=1000, quiet=True)
+    assert capsys.readouterr().err == ""
