@@ -119,6 +119,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import prange
 
@@ -389,8 +390,6 @@ def scan_forward_into(codes, table, kernel_size, width, step, first, win_max, wi
     span = min(codes.shape[0], first + (n_windows - 1) * step + width) - first
     work = max(span, 0) * F2 * n_groups
     if use_parallel(work):
-        import numba
-
         per_range = max(16, -(-n_windows // (4 * numba.get_num_threads())))
         _forward.parallel(codes, table, kernel_size, first, step, width, n_windows, per_range,
                           win_max, win_pos, win_strand)
