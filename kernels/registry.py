@@ -37,7 +37,7 @@ from typing import Callable
 import numpy as np
 
 from motifnet.kernels import (attention, bce_with_logits, conv1d, conv1d_onehot, global_max, linear, maxpool1d,
-                              relu, revcomp)
+                              relu, revcomp, scan)
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ class Op:
     exact_outputs: tuple[str, ...] = ()
     # outputs compared like ``outputs`` but not differentiated (attention's weights)
     extra_outputs: tuple[str, ...] = ()
+    # False for a forward-only op (the scan): no gradient, so no finite-difference check
+    has_backward: bool = True
 
     def grad_rtol(self, name: str) -> float:
         """The float32 tolerance against torch of gradient ``name`` ("d_x", ...)."""
@@ -800,5 +802,82 @@ GLOBAL_MAX = Op(
 )
 
 
-OPS: list[Op] = [RELU, CONV1D, CONV1D_ONEHOT, MAXPOOL1D, LINEAR, BCE_WITH_LOGITS, ATTENTION, REVCOMP, GLOBAL_MAX]
+# ------------------------------------------------------------------------------ scan (forward only)
+def _scan_draw(draw):
+    K = draw(1, 20)
+    return {"F": draw(1, 6), "K": K, "W": K + draw(0, 40), "S": draw(1, 50), "L": K + draw(0, 140)}
+
+
+def _scan_inputs(c, rng, dtype=np.float64, smooth=False):
+    w = rng.standard_normal((c["F"], 4, c["K"])) / np.sqrt(4 * c["K"])
+    return {"codes": rng.integers(-1, 4, size=c["L"]).astype(np.int8), "w": w.astype(dtype),
+            "bias": rng.standard_normal(c["F"]).astype(dtype)}
+
+
+def _scan_windows(c):
+    return scan.scan_window_count(c["L"], c["W"], c["S"], c["K"])
+
+
+def _scan_allocate(c, inputs):
+    J, F = _scan_windows(c), c["F"]
+    return {"win_max": np.empty((J, F), inputs["w"].dtype), "win_pos": np.empty((J, F), np.int64),
+            "win_strand": np.empty((J, F), np.int8),
+            "table": np.empty(scan.scan_table_shape(F, c["K"]), inputs["w"].dtype)}
+
+
+def _scan_forward_into(c, inputs, bufs):
+    scan.scan_table_into(inputs["w"], inputs["bias"], bufs["table"])
+    scan.scan_forward_into(inputs["codes"], bufs["table"], c["K"], c["W"], c["S"], 0, bufs["win_max"],
+                           bufs["win_pos"], bufs["win_strand"])
+
+
+def _scan_reference(c, inputs, d):
+    win_max, win_pos, win_strand = scan.scan_forward_reference(inputs["codes"], inputs["w"], inputs["bias"], c["W"],
+                                                               c["S"], 0, _scan_windows(c))
+    return {"win_max": win_max, "win_pos": win_pos, "win_strand": win_strand}
+
+
+def _scan_torch(c, t):
+    import torch
+    import torch.nn.functional as F
+
+    codes, w, b = t["codes"].long(), t["w"], t["bias"]
+    K, W, S, L = c["K"], c["W"], c["S"], c["L"]
+    x = torch.zeros(1, 5, L, dtype=w.dtype)
+    x[0, torch.where(codes < 0, 4, codes), torch.arange(L)] = 1
+    y = F.conv1d(x[:, :4], torch.cat([w, w.flip(1).flip(2)]), torch.cat([b, b]))[0]  # (2F, L - K + 1)
+    both = torch.maximum(y[:c["F"]], y[c["F"]:])                                      # max over strands
+    starts = range(0, _scan_windows(c) * S, S)
+    return {"win_max": torch.stack([both[:, a:min(a + W, L) - K + 1].max(dim=1).values for a in starts])}
+
+
+SCAN = Op(
+    name="scan",
+    module="kernels/scan.py",
+    summary="window scan (forward only): one-hot conv of both strands, max over strands and each window's K-mers",
+    torch_equivalent="F.conv1d(one_hot, cat[w, rc(w)]) -> max over strands -> max over each window",
+    derivation="kernels/scan.py: forward only, (F1)-(F3); the model's head then runs on the windows' maxima",
+    draw_config=_scan_draw,
+    shapes={"explain": {"F": 1, "K": 3, "W": 6, "S": 3, "L": 12}, "tiny": {"F": 2, "K": 5, "W": 20, "S": 5, "L": 100},
+            # the deepbind model's filters over 2 kb (the reference loops run in Python)
+            "seed": {"F": 32, "K": 15, "W": 299, "S": 149, "L": 2_000},
+            "large": {"F": 32, "K": 15, "W": 299, "S": 149, "L": 1_000_000}},
+    make_inputs=_scan_inputs,
+    grad_inputs=lambda c: (),
+    outputs=(),
+    extra_outputs=("win_max",),
+    allocate=_scan_allocate,
+    forward_into=_scan_forward_into,
+    backward_into=lambda c, inputs, bufs, d: None,
+    reference=_scan_reference,
+    torch_forward=_scan_torch,
+    describe=lambda c: f"codes({c['L']},) w({c['F']},4,{c['K']}) window {c['W']} step {c['S']}",
+    rtol_forward=1e-5,
+    # (positions and strands are compared in tests/test_scan_kernel.py only where the maximum is
+    # clear: a K-mer that is its own reverse complement ties exactly but rounds differently per strand)
+    has_backward=False,
+)
+
+
+OPS: list[Op] = [RELU, CONV1D, CONV1D_ONEHOT, MAXPOOL1D, LINEAR, BCE_WITH_LOGITS, ATTENTION, REVCOMP, GLOBAL_MAX, SCAN]
 BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -44,6 +44,7 @@ from motifnet.errors import UserError
 COMMANDS = (
     "train",
     "predict",
+    "scan",
     "interpret",
     "compare",
     "explain",

@@ -116,7 +116,7 @@ def explain_op(name: str, use_torch: bool = False, seed: int = 0) -> str:
         if ref_torch is not None and n in ref_torch:
             lines.append(f"  {n} (torch) =")
             lines.append("    " + _fmt(ref_torch[n]).replace("\n", "\n    "))
-    for n in op.outputs:
+    for n in op.outputs:  # (none for a forward-only op)
         lines.append(f"  g = d loss / d {n} (the loss is sum(g * {n})) =")
         lines.append("    " + _fmt(d_outputs[n]).replace("\n", "\n    "))
     lines.append("")
@@ -130,6 +130,12 @@ def explain_op(name: str, use_torch: bool = False, seed: int = 0) -> str:
         worst = max(worst, rel)
         lines.append(f"    max |analytic - finite difference| / max |finite difference| = {rel:.2e}")
         lines.append("")
+    if not op.has_backward:
+        ref = op.reference(config, inputs, d_outputs)
+        diff = max(float(np.max(np.abs(fast[n] - ref[n]))) for n in op.extra_outputs)
+        lines.append(f"a forward-only op: no gradient. The fast kernel against the reference loops: max difference "
+                     f"{diff:.1e}; {op.derivation}")
+        return "\n".join(lines) + "\n"
     lines.append(f"finite differences: central, eps = {op.fd_eps:g}, float64; worst relative error {worst:.2e} "
                  f"({'pass' if worst <= op.fd_rtol else 'FAIL'} at {op.fd_rtol:g}); derivation: {op.derivation}")
     return "\n".join(lines) + "\n"

@@ -204,4 +204,4 @@ def cases() -> dict:
     """Every check by name: the registry's ops, then the models."""
     from motifnet.kernels.registry import OPS
 
-    return {op.name: (lambda rng, op=op: op_case(op, rng)) for op in OPS} | model_cases()
+    return {op.name: (lambda rng, op=op: op_case(op, rng)) for op in OPS if op.has_backward} | model_cases()

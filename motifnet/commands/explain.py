@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 OPS = ("conv1d", "conv1d_onehot", "maxpool1d", "linear", "relu", "bce", "attention", "revcomp", "global_max",
-       "adam")  # motifnet.kernels.registry's ops and Adam, without importing them
+       "scan", "adam")  # motifnet.kernels.registry's ops and Adam, without importing them
 
 
 def add_parser(subparsers):
