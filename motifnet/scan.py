@@ -106,8 +106,10 @@ trade: on the CrebA contig the same setting gives 72 recovered and 1 false call 
 ``--false-per-mb`` moves it.  Where the threshold comes from, in order:
 
 1. ``--threshold P`` (a probability);
-2. the model file's metadata ``scan_threshold`` (stored by ``motifnet train``,
-   calibrated on its validation negatives), when its window and step are the scan's;
+2. the model file's metadata ``scan_threshold`` (``calibrate_threshold(...).as_metadata()``,
+   for a model saved with one; ``motifnet train`` does not store one: the calibration
+   on the input costs ~2.5 s at scan time, and every training run would pay 4-6 s for it),
+   when its window and step are the scan's;
 3. calibrated at scan time on shuffles of the first CALIBRATION_INPUT_BASES
    informative bases of the input itself (in windows of W; four shuffles each),
    whatever ``--region`` says, so that every shard of one input uses one threshold.

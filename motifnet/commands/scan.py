@@ -50,7 +50,7 @@ def add_parser(subparsers):
                    "gives --false-per-mb calls per Mb)")
     p.add_argument("--false-per-mb", type=float, default=None, metavar="X",
                    help="calibrate the threshold (when there is no --threshold) for X false calls per Mb of "
-                   "shuffled background instead of the model file's (default 7)")
+                   "shuffled background (default 7)")
     p.add_argument("--region", metavar="CHR[:START-END]",
                    help="scan only windows starting in this region: 1-based, inclusive, as samtools "
                    "(chr2L:1-1000 is BED [0, 1000)); CHR alone is a whole record")

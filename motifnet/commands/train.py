@@ -229,12 +229,6 @@ def run(args) -> int:
     metadata = _plain({"model": model_name, "data": data_name,
                        "train_lengths": {"min": int(train_lengths.min()), "median": float(np.median(train_lengths)),
                                          "max": int(train_lengths.max())}})
-    if va.size:  # the validation negatives' scores: what a scan's default threshold is calibrated on
-        neg = valid[1] == 0
-        if neg.any():
-            metadata["validation_negative_logits"] = np.sort(predict_logits(model, valid[0][neg], valid[2][neg])) \
-                .astype(float).round(4).tolist()[-1000:]
-            metadata["n_validation_negatives"] = int(neg.sum())
     test_logits = predict_logits(model, codes[te], lengths[te])
 
     with OutputFolder(out, force=args.force, command="train") as folder:
