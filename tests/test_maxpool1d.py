@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from motifnet.kernels.maxpool1d import (
     _pool,
-    _pool_values,
+    _pool_tiled,
     _unpool,
     maxpool1d_backward,
     maxpool1d_backward_into,
@@ -91,13 +91,60 @@ def test_parallel_loops_match_serial(dtype):
     _pool.parallel(x, y_p, a_p, *conf)
     np.testing.assert_array_equal(y_p, y_s)
     np.testing.assert_array_equal(a_p, a_s)
-    v_p = np.empty_like(y_s)
-    _pool_values.parallel(x, v_p, *conf)
-    np.testing.assert_array_equal(v_p, y_s)
     dy = rng.standard_normal(y_s.shape).astype(dtype)
     dx_s, dx_p = np.zeros_like(x), np.zeros_like(x)
     assert _unpool.serial(dy, a_s, dx_s) == 0 and _unpool.parallel(dy, a_s, dx_p) == 0
     np.testing.assert_array_equal(dx_p, dx_s)
+
+
+def _tiled_case(rng, shape, dtype):
+    # ties (rounded values), runs of equal values, NaNs (alone, several in one window),
+    # +-inf, and -inf next to NaN: every rule of (F1)-(F2) inside tiling windows
+    x = np.round(rng.standard_normal(shape) * 2) / 2
+    flat = x.reshape(-1)
+    n = flat.size
+    for value, fraction in ((np.nan, 0.05), (np.inf, 0.02), (-np.inf, 0.05)):
+        flat[rng.random(n) < fraction] = value
+    flat[: min(n, 7)] = 1.0  # a run of equal values: the first one wins
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("K", [1, 2, 3, 4, 5, 7])
+def test_tiling_windows_match_the_reference_and_torch(K, dtype):
+    # stride == kernel_size, no padding or dilation: the loop of its own (literal K = 2, 3, 4)
+    rng = np.random.default_rng(K)
+    for L in (K, 4 * K + K - 1, 61):  # L_out * K == L, and a tail the windows leave out
+        if L < K:
+            continue
+        x = _tiled_case(rng, (3, 4, L), dtype)
+        y, argmax = maxpool1d_forward(x, K)
+        y_ref, argmax_ref = maxpool1d_forward_reference(x, K)
+        np.testing.assert_array_equal(y, y_ref.astype(dtype))
+        np.testing.assert_array_equal(argmax, argmax_ref)
+        yt, it, _ = _torch_pool(x, np.zeros(y.shape, dtype), dict(kernel_size=K, stride=K, padding=0, dilation=1))
+        np.testing.assert_array_equal(y, yt.detach().numpy())
+        np.testing.assert_array_equal(argmax, it.numpy())
+        y_p, a_p = np.empty_like(y), np.empty_like(argmax)
+        _pool_tiled.parallel(x, y_p, a_p, K)
+        np.testing.assert_array_equal(y_p, y)
+        np.testing.assert_array_equal(a_p, argmax)
+        y_only = np.empty_like(y)  # without argmax: the same values
+        maxpool1d_forward_into(x, y_only, None, K, K, 0, 1)
+        np.testing.assert_array_equal(y_only, y)
+
+
+def test_tiling_and_general_loops_agree():
+    # the same windows through both loops: stride == K goes to the tiling loop, the
+    # general loop computes it when called directly
+    rng = np.random.default_rng(11)
+    for K in (2, 3, 4, 6):
+        x = _tiled_case(rng, (2, 5, 50), np.float32)
+        y, argmax = maxpool1d_forward(x, K)
+        y_g, a_g = np.empty_like(y), np.empty_like(argmax)
+        _pool.serial(x, y_g, a_g, K, K, 0, 1)
+        np.testing.assert_array_equal(y_g, y)
+        np.testing.assert_array_equal(a_g, argmax)
 
 
 def test_backward_adds_into_dx():
