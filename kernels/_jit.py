@@ -105,3 +105,10 @@ class SerialOrParallel:
         if use_parallel(work):
             return self.parallel(*args)
         return self.serial(*args)
+
+    def choose(self, work):
+        """``(compiled function, number of threads it will use)`` for a call doing ``work``:
+        for kernels that size thread-private buffers by the number of threads."""
+        if use_parallel(work):
+            return self.parallel, numba.get_num_threads()
+        return self.serial, 1

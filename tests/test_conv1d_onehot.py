@@ -1,6 +1,7 @@
 """kernels/conv1d_onehot.py: what the registry's generic checks (tests/test_ops.py) do not
-cover: large alphabets (table group size 1), agreement with the dense kernel on DNA, the
-+= contract and argument checks."""
+cover: large alphabets (table group size 1), agreement with the dense kernel on DNA, long
+sequences (several column blocks), the batch split over threads, the += contract and
+argument checks."""
 
 import numpy as np
 import pytest
@@ -9,6 +10,9 @@ from checks import assert_close
 from motifnet import data
 from motifnet.kernels.conv1d import conv1d_backward, conv1d_forward
 from motifnet.kernels.conv1d_onehot import (
+    _BLOCK,
+    _backward,
+    _forward,
     conv1d_onehot_backward,
     conv1d_onehot_backward_into,
     conv1d_onehot_backward_reference,
@@ -60,6 +64,30 @@ def test_dna_matches_the_dense_kernel_on_its_one_hot_floats():
         assert_close(f"y ({dtype.__name__})", y, conv1d_forward(x, w, bias), rtol=rtol)
         assert_close(f"dw ({dtype.__name__})", dw, dw_ref, rtol=rtol)
         assert_close(f"db ({dtype.__name__})", db, db_ref, rtol=rtol)
+
+
+@pytest.mark.parametrize("conf", [(1, 0, 1), (2, 3, 2), (3, 1, 1)])
+def test_long_sequences_and_batch_slices_match_the_reference(conf):
+    # several _BLOCK-column blocks with a partial last one; the batch cut into 1-3 slices
+    # (one per thread) by both the serial and the parallel compilation
+    stride, padding, dilation = conf
+    rng = np.random.default_rng(sum(conf))
+    B, L, C_out, K = 5, 3 * _BLOCK * stride + 17, 6, 12
+    codes = _codes(rng, B, L, 4)
+    w, bias = rng.standard_normal((C_out, 4, K)), rng.standard_normal(C_out)
+    y_ref = conv1d_onehot_forward_reference(codes, w, bias, stride, padding, dilation)
+    assert y_ref.shape[2] > 2 * _BLOCK
+    dy = rng.standard_normal(y_ref.shape)
+    dw_ref, db_ref = conv1d_onehot_backward_reference(dy, codes, w.shape, stride, padding, dilation)
+    for kernel in ("serial", "parallel"):
+        for n_parts in (1, 2, 3):
+            y = np.empty_like(y_ref)
+            getattr(_forward, kernel)(codes, w, bias, y, stride, padding, dilation, n_parts)
+            assert_close(f"y ({kernel}, {n_parts} slices)", y, y_ref, rtol=1e-13)
+            dw, db = np.zeros_like(w), np.zeros_like(bias)
+            getattr(_backward, kernel)(dy, codes, dw, db, stride, padding, dilation, n_parts)
+            assert_close(f"dw ({kernel}, {n_parts} slices)", dw, dw_ref, rtol=1e-13)
+            assert_close(f"db ({kernel}, {n_parts} slices)", db, db_ref, rtol=1e-13)
 
 
 def test_backward_adds_into_the_gradient_buffers():
