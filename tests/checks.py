@@ -137,3 +137,20 @@ def check_layer_against_torch(name, output, expected_output, grads, expected_gra
         e = expected_grads[gname]
         e = e.grad if isinstance(e, torch.Tensor) and e.grad is not None else e
         assert_close(f"{name} d/d {gname}", g, e, rtol=grad_rtol)
+
+
+def serve_folder(root):
+    """A generator for a fixture: a local HTTP server (127.0.0.1 only) serving ``root``; yields its URL."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

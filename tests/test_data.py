@@ -8,14 +8,12 @@ that records, headers, line endings and characters are cut at every place.
 
 from __future__ import annotations
 
-import functools
 import gzip
-import http.server
 import re
-import threading
 
 import numpy as np
 import pytest
+from checks import serve_folder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -203,13 +201,7 @@ def http_root(tmp_path_factory):
     (root / "seqs.txt").write_text("ACGT\nTTGA\n")
     (root / "labels.txt").write_text("1\n0\n")
     (root / "x.fa").write_bytes(gzip.compress(b">a\nAC\nGT\n>b\nT\n"))
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    yield from serve_folder(root)
 
 
 def test_urls(http_root):

@@ -9,17 +9,15 @@ their numbers, line endings, byte-order mark and non-text bytes.
 from __future__ import annotations
 
 import bz2
-import functools
 import gzip
-import http.server
 import lzma
 import os
 import re
 import socket
-import threading
 import zipfile
 
 import pytest
+from checks import serve_folder
 
 from motifnet._io import DEFAULT_MAX_INPUT_BYTES, iter_lines, max_input_bytes, open_input
 from motifnet.errors import UserError
@@ -189,13 +187,7 @@ def http_root(tmp_path_factory):
     (root / "plain.txt").write_bytes(b"AC\nGT\n")
     (root / "packed.txt").write_bytes(gzip.compress(b"AC\nGT\n"))
     (root / "big.txt").write_bytes(b"A" * 5000)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    yield from serve_folder(root)
 
 
 def test_urls_plain_gzip_and_bound(http_root, monkeypatch):
