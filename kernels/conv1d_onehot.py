@@ -139,22 +139,39 @@ def conv1d_onehot_backward_reference(dy, codes, w_shape, stride=1, padding=0, di
 # Computes exactly the reference above (up to the order of the float sums); the
 # layout differs for the reasons in the module docstring.
 
-@jit
-def _group_size(C_in):
-    # taps per group: the table has (C_in + 1)^G rows per group; 125 at C_in = 4
-    if C_in <= 4:
-        return 3
-    if C_in <= 10:
-        return 2
-    return 1
+# Columns are computed _BLOCK at a time into a (_BLOCK, C_out) block, which then goes
+# into y row by row (module docstring: the block stays in L1, a whole sequence's did not).
+_BLOCK = 64
+
+
+def _plan(C_in, K, L, L_out, stride, padding, dilation):
+    """(G, n_groups, n_pass, n_pc, n_pos): taps per group, groups, passes of four groups,
+    padded-codes length, group-code positions.  The table has 4 n_pass groups; those
+    past n_groups (and the taps past K in the last real one) have zero weight."""
+    G = 3 if C_in <= 4 else 2 if C_in <= 10 else 1  # the table has (C_in + 1)^G rows per group
+    n_groups = -(-K // G)
+    n_pass = -(-n_groups // 4)
+    n_pos = (L_out - 1) * stride + (4 * n_pass - 1) * G * dilation + 1
+    n_pc = max(L + 2 * padding, n_pos + (G - 1) * dilation)
+    return G, n_groups, n_pass, n_pc, n_pos
 
 
 @jit
-def _group_codes(pc, gc, G, dilation, base):
-    # gc[i] = sum_{j < G} pc[i + j*d] * base^j: the code of the G bases read by a group of
-    # taps whose first tap sits at padded position i; group g of output t reads
-    # gc[t*s + g*G*d].  pc: padded codes of one sequence (long enough), gc: (n_positions,).
-    # Shifted slices keep the loops contiguous (they vectorise).
+def _group_codes(codes, b, pc, gc, padding, G, dilation, base):
+    # pc: (n_pc,) the padded codes of sequence b, N (digit base - 1, which adds nothing)
+    # outside it and for codes -1; gc: (n_pos,) gc[i] = sum_{j < G} pc[i + j*d] * base^j,
+    # the code of the G bases read by a group of taps whose first tap sits at padded
+    # position i: group g of output t reads gc[t*s + g*G*d].  Shifted slices keep the
+    # loops contiguous (they vectorise).
+    N = base - 1
+    L = codes.shape[1]
+    row = codes[b]
+    for i in range(pc.shape[0]):
+        pc[i] = N
+    dst = pc[padding:padding + L]
+    for i in range(L):
+        v = row[i]
+        dst[i] = v if v >= 0 else N
     n = gc.shape[0]
     for i in range(n):
         gc[i] = 0
@@ -166,156 +183,97 @@ def _group_codes(pc, gc, G, dilation, base):
         mult *= base
 
 
-@jit
-def _build_table(w, G, n_groups, n_combos):
-    # w: (C_out, C_in, K) -> table: (n_groups, n_combos, C_out)
-    # table[g, e, :] = sum_{j < G, k = g*G + j < K} w[:, digit_j(e), k]   (digit C_in adds 0)
-    # Built digit by digit: once rows e < base^j hold the sums of the first j taps,
-    # row e + base^j * digit = row e + wT[digit, k_j] for every digit (digit 0 last, in
-    # place): base + base^2 + ... + base^G row writes per group, no divisions.
-    C_out, C_in, K = w.shape
-    base = C_in + 1
-    wT = np.zeros((base, K, C_out), dtype=w.dtype)  # row C_in stays zero: N and padding
-    for o in range(C_out):
-        for c in range(C_in):
-            for k in range(K):
-                wT[c, k, o] = w[o, c, k]
-    table = np.empty((n_groups, n_combos, C_out), dtype=w.dtype)  # every row gets written
-    for g in range(n_groups):
-        tg = table[g]
-        for o in range(C_out):  # the sum of no taps
-            tg[0, o] = 0
-        size = 1  # base^j
-        for j in range(G):
-            k = g * G + j
-            if k < K:
-                for digit in range(base - 1, -1, -1):
-                    src = wT[digit, k]
-                    for e in range(size):
-                        lo = tg[e]
-                        hi = tg[e + size * digit]
-                        for o in range(C_out):
-                            hi[o] = lo[o] + src[o]
-            else:  # a tap past K (last group): every digit reads as the existing sums
-                for digit in range(1, base):
-                    for e in range(size):
-                        lo = tg[e]
-                        hi = tg[e + size * digit]
-                        for o in range(C_out):
-                            hi[o] = lo[o]
-            size *= base
-    return table
-
-
-@jit
-def _padded_codes_length(L, L_out, n_groups, G, stride, padding, dilation):
-    # pc must hold the padded sequence and every position a group's taps read
-    # (the last group may run past tap K - 1: those taps have zero weight)
-    n_pos = (L_out - 1) * stride + (n_groups - 1) * G * dilation + 1
-    return max(L + 2 * padding, n_pos + (G - 1) * dilation), n_pos
-
-
-# Columns are computed TB at a time into a (TB, C_out) block, which then goes into y
-# row by row (module docstring: the block stays in L1, a whole sequence's did not).
-_BLOCK = 64
-
-
-@jit
-def _sequence_codes(codes, b, pc, gc, padding, G, dilation, base):
-    # pc: padded codes of sequence b (every position not written below reads as N),
-    # gc: its group codes (_group_codes)
-    C_in = base - 1
-    L = codes.shape[1]
-    row = codes[b]
-    dst = pc[padding:padding + L]
-    for i in range(L):
-        v = row[i]
-        dst[i] = v if v >= 0 else C_in  # -1 (N) is digit C_in, which adds nothing
-    _group_codes(pc, gc, G, dilation, base)
-
-
-def _forward_loops(codes, w, bias, y, stride, padding, dilation, n_parts):
+def _forward_loops(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts):
     # codes: (B, L) int8  w: (C_out, C_in, K)  bias: (C_out,)  y: (B, C_out, L_out) written
-    # The batch is split into n_parts slices of sequences (one per thread), each slice
-    # with its own buffers.
-    B, L = codes.shape
+    # G, n_pass, n_pc, n_pos: _plan's.  The batch is split into n_parts slices of
+    # sequences (one per thread), each slice with its own buffers.
+    B = codes.shape[0]
     C_out, C_in, K = w.shape
     L_out = y.shape[2]
     base = C_in + 1
-    G = _group_size(C_in)
-    n_groups = (K + G - 1) // G
+    n_combos = base ** G
+    n_taps = 4 * n_pass * G
+    # The group table, table[g * n_combos + e, :] = sum_{j < G} w[:, digit_j(e), g*G + j]
+    # (digit C_in and taps >= K add 0), built digit by digit: once rows e < base^j hold
+    # the sums of the first j taps, row e + base^j digit = row e + wT[digit, k_j] for
+    # every digit (digit 0 last, in place): base + ... + base^G row writes per group.
+    wT = np.zeros((base * n_taps, C_out), dtype=w.dtype)  # wT[c * n_taps + k, :] = w[:, c, k]
+    for o in range(C_out):
+        for c in range(C_in):
+            for k in range(K):
+                wT[c * n_taps + k, o] = w[o, c, k]
+    table = np.empty((4 * n_pass * n_combos, C_out), dtype=w.dtype)
+    for g in range(4 * n_pass):
+        r0 = g * n_combos
+        for o in range(C_out):  # the sum of no taps
+            table[r0, o] = 0
+        size = 1  # base^j
+        for j in range(G):
+            for digit in range(base - 1, -1, -1):
+                src = wT[digit * n_taps + g * G + j]
+                for e in range(size):
+                    lo = table[r0 + e]
+                    hi = table[r0 + e + size * digit]
+                    for o in range(C_out):
+                        hi[o] = lo[o] + src[o]
+            size *= base
     step = G * dilation  # from one group's first tap to the next group's
-    n_pc, n_pos = _padded_codes_length(L, L_out, n_groups, G, stride, padding, dilation)
-    table = _build_table(w, G, n_groups, base ** G)
     for part in prange(n_parts):  # sequences are independent output slices
-        pc = np.full(n_pc, C_in, dtype=np.int64)  # padding and the tail read as N
+        pc = np.empty(n_pc, dtype=np.int64)
         gc = np.empty(n_pos, dtype=np.int64)
-        blk = np.empty((_BLOCK, C_out), dtype=w.dtype)  # TB columns y[b,:,t], t-major
+        blk = np.empty((_BLOCK, C_out), dtype=w.dtype)  # _BLOCK columns y[b,:,t], t-major
         for b in range(part * B // n_parts, (part + 1) * B // n_parts):
-            _sequence_codes(codes, b, pc, gc, padding, G, dilation, base)
+            _group_codes(codes, b, pc, gc, padding, G, dilation, base)
             for t0 in range(0, L_out, _BLOCK):
                 nt = min(_BLOCK, L_out - t0)
                 for tt in range(nt):
                     # (F1): y[b,:,t] = bias + sum_g table[g, gc[t*s + g*G*d], :], four rows per pass
                     i = (t0 + tt) * stride
                     acc = blk[tt]
-                    g = 0
-                    if n_groups >= 4:  # the first four rows and the bias in one pass
-                        r0, r1 = table[0, gc[i]], table[1, gc[i + step]]
-                        r2, r3 = table[2, gc[i + 2 * step]], table[3, gc[i + 3 * step]]
-                        for o in range(C_out):
-                            acc[o] = bias[o] + ((r0[o] + r1[o]) + (r2[o] + r3[o]))
-                        g = 4
-                    else:
-                        for o in range(C_out):
-                            acc[o] = bias[o]
-                    while g + 4 <= n_groups:
-                        r0, r1 = table[g, gc[i + g * step]], table[g + 1, gc[i + (g + 1) * step]]
-                        r2, r3 = table[g + 2, gc[i + (g + 2) * step]], table[g + 3, gc[i + (g + 3) * step]]
+                    r0, r1 = table[gc[i]], table[n_combos + gc[i + step]]
+                    r2, r3 = table[2 * n_combos + gc[i + 2 * step]], table[3 * n_combos + gc[i + 3 * step]]
+                    for o in range(C_out):  # the bias and the first four rows in one pass
+                        acc[o] = bias[o] + ((r0[o] + r1[o]) + (r2[o] + r3[o]))
+                    for p in range(1, n_pass):
+                        q = i + 4 * p * step
+                        r = 4 * p * n_combos
+                        r0, r1 = table[r + gc[q]], table[r + n_combos + gc[q + step]]
+                        r2, r3 = table[r + 2 * n_combos + gc[q + 2 * step]], table[r + 3 * n_combos + gc[q + 3 * step]]
                         for o in range(C_out):
                             acc[o] += (r0[o] + r1[o]) + (r2[o] + r3[o])
-                        g += 4
-                    while g < n_groups:
-                        r0 = table[g, gc[i + g * step]]
-                        for o in range(C_out):
-                            acc[o] += r0[o]
-                        g += 1
                 for o in range(C_out):  # the block into y's rows: y[b, o, t0 + tt] = blk[tt, o]
                     yo = y[b, o, t0:t0 + nt]
                     for tt in range(nt):
                         yo[tt] = blk[tt, o]
 
 
-def _backward_loops(dy, codes, dw, db, stride, padding, dilation, n_parts):
+def _backward_loops(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts):
     # dy: (B, C_out, L_out)  codes: (B, L)  dw: (C_out, C_in, K) and db: (C_out,) ADDED to
-    # The batch is split into n_parts slices (one per thread), each with its own gradient
-    # table, summed afterwards: every thread writes only its own table.
+    # G, n_pass, n_pc, n_pos: _plan's.  The batch is split into n_parts slices (one per
+    # thread), each with its own gradient table and bias gradient, summed afterwards.
     B, C_out, L_out = dy.shape
-    L = codes.shape[1]
     C_in, K = dw.shape[1], dw.shape[2]
     base = C_in + 1
-    G = _group_size(C_in)
-    n_groups = (K + G - 1) // G
     n_combos = base ** G
+    n_groups = -(-K // G)
+    n_rows = n_groups * n_combos
     zero = dy.dtype.type(0)
-    dtables = np.zeros((n_parts, n_groups, n_combos, C_out), dtype=dy.dtype)
+    dtables = np.zeros((n_parts * n_rows, C_out), dtype=dy.dtype)
     dbs = np.zeros((n_parts, C_out), dtype=dy.dtype)
     step = G * dilation
-    n_pc, n_pos = _padded_codes_length(L, L_out, n_groups, G, stride, padding, dilation)
     for part in prange(n_parts):
-        dtable = dtables[part]
-        db_part = dbs[part]
-        pc = np.full(n_pc, C_in, dtype=np.int64)
+        pc = np.empty(n_pc, dtype=np.int64)
         gc = np.empty(n_pos, dtype=np.int64)
-        blk = np.empty((_BLOCK, C_out), dtype=dy.dtype)  # TB columns dy[b,:,t], t-major
+        blk = np.empty((_BLOCK, C_out), dtype=dy.dtype)  # _BLOCK columns dy[b,:,t], t-major
+        r_part = part * n_rows
         for b in range(part * B // n_parts, (part + 1) * B // n_parts):
-            _sequence_codes(codes, b, pc, gc, padding, G, dilation, base)
+            _group_codes(codes, b, pc, gc, padding, G, dilation, base)
             for o in range(C_out):  # (B1): db[o] += sum_{b,t} dy[b,o,t]
                 g_row = dy[b, o]
                 acc = zero
                 for t in range(L_out):
                     acc += g_row[t]
-                db_part[o] += acc
+                dbs[part, o] += acc
             for t0 in range(0, L_out, _BLOCK):
                 nt = min(_BLOCK, L_out - t0)
                 for o in range(C_out):  # blk[tt, o] = dy[b, o, t0 + tt]
@@ -327,44 +285,43 @@ def _backward_loops(dy, codes, dw, db, stride, padding, dilation, n_parts):
                     col = blk[tt]
                     i = (t0 + tt) * stride
                     for g in range(n_groups):
-                        r = dtable[g, gc[i + g * step]]
+                        r = dtables[r_part + g * n_combos + gc[i + g * step]]
                         for o in range(C_out):
                             r[o] += col[o]
-    dtable = dtables[0]
-    for part in range(1, n_parts):
-        other = dtables[part]
-        for g in range(n_groups):
-            for e in range(n_combos):
-                dst, src = dtable[g, e], other[g, e]
-                for o in range(C_out):
-                    dst[o] += src[o]
+    for r in range(n_rows):  # the threads' tables into the first
+        dst = dtables[r]
+        for part in range(1, n_parts):
+            src = dtables[part * n_rows + r]
+            for o in range(C_out):
+                dst[o] += src[o]
     for part in range(n_parts):
         for o in range(C_out):
             db[o] += dbs[part, o]
-    # then back through _build_table's "row e + base^j * digit = row e + wT[digit, k_j]",
-    # last digit first: dwT[digit, k_j, :] += the rows with that digit, which are then
-    # folded onto row e (their sum over digit j) for the next digit down.
-    dwT = np.zeros((base, K, C_out), dtype=dy.dtype)
+    # then back through the table's "row e + base^j digit = row e + wT[digit, k_j]", last
+    # digit first: dwT[digit, k_j, :] += the rows with that digit, which are then folded
+    # onto row e (their sum over digit j) for the next digit down.  Digit C_in (N) and
+    # taps past K collect sums that are discarded.
+    n_taps = n_groups * G
+    dwT = np.zeros((base * n_taps, C_out), dtype=dy.dtype)  # dwT[c * n_taps + k, :]
     for g in range(n_groups):
-        tg = dtable[g]
+        r0 = g * n_combos
         size = n_combos
         for j in range(G - 1, -1, -1):
             size //= base  # base^j
-            k = g * G + j
             for digit in range(base):
-                dst = dwT[digit, k] if k < K else dwT[C_in, 0]  # taps past K: discarded
+                dst = dwT[digit * n_taps + g * G + j]
                 for e in range(size):
-                    hi = tg[e + size * digit]
+                    hi = dtables[r0 + e + size * digit]
                     for o in range(C_out):
                         dst[o] += hi[o]
                     if digit > 0:
-                        lo = tg[e]
+                        lo = dtables[r0 + e]
                         for o in range(C_out):
                             lo[o] += hi[o]
     for o in range(C_out):
         for c in range(C_in):
             for k in range(K):
-                dw[o, c, k] += dwT[c, k, o]
+                dw[o, c, k] += dwT[c * n_taps + k, o]
 
 
 _forward = SerialOrParallel(_forward_loops)
@@ -383,22 +340,21 @@ def conv1d_onehot_forward_into(codes, w, bias, y, stride, padding, dilation):
     zeros for no bias); ints validated, L_out >= 1, C_in <= 127.  Threads over the
     sequences when the call is large enough (``_jit.use_parallel``).
     """
+    B, L = codes.shape
     C_out, C_in, K = w.shape
-    B, L_out = y.shape[0], y.shape[2]
-    kernel, n_threads = _forward.choose(_work(B, L_out, C_out, -(-K // _group_size_py(C_in))))
-    kernel(codes, w, bias, y, stride, padding, dilation, min(n_threads, B))
+    L_out = y.shape[2]
+    G, n_groups, n_pass, n_pc, n_pos = _plan(C_in, K, L, L_out, stride, padding, dilation)
+    kernel, n_threads = _forward.choose(_work(B, L_out, C_out, n_groups))
+    kernel(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc, n_pos, min(n_threads, B))
 
 
 def conv1d_onehot_backward_into(dy, codes, dw, db, stride, padding, dilation):
     """Fast (B1)-(B2), unchecked: ADDS into ``dw`` (C_out, C_in, K) and ``db`` (C_out,)."""
     B, C_out, L_out = dy.shape
-    n_groups = -(-dw.shape[2] // _group_size_py(dw.shape[1]))
+    C_in, K = dw.shape[1], dw.shape[2]
+    G, n_groups, n_pass, n_pc, n_pos = _plan(C_in, K, codes.shape[1], L_out, stride, padding, dilation)
     kernel, n_threads = _backward.choose(_work(B, L_out, C_out, n_groups))
-    kernel(dy, codes, dw, db, stride, padding, dilation, min(n_threads, B))
-
-
-def _group_size_py(C_in):
-    return 3 if C_in <= 4 else 2 if C_in <= 10 else 1
+    kernel(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_pc, n_pos, min(n_threads, B))
 
 
 # ----------------------------------------------------------------------------- 3. checked

@@ -44,13 +44,16 @@ independent output slices, the unit of thread parallelism.
 Tiling windows (s = K, p = 0, d = 1: the models' MaxPool1d(K), whose stride defaults to
 K) take a loop of their own, window by window: window t is x[tK : tK + K], its K
 elements compared in increasing k by the same branch-free select.  That loop
-vectorises over t only when K is a compile-time constant (the K loads of a window
-are then one interleaved load of K vectors, split by shuffles), so it is called with
-the literal K = 2, 3 and 4 and otherwise with K as a variable (a scalar loop, about
-as fast as the general one).  Measured on varying (32, 32, 989) float32 inputs, 1
-thread, minima of 9 interleaved rounds: K = 4 1.30 ms -> 0.40 ms, K = 2 1.27 -> 0.38,
-K = 3 1.20 -> 0.37; K = 5 2.04 -> 1.84.  The general loop with K as a variable
-vectorises nothing: its loads are K apart.
+vectorises over t when K is a compile-time constant (the K loads of a window are
+then one interleaved load of K vectors, split by shuffles), so it is compiled once
+per kernel size a run uses, with K a constant of the loop (``_tiled_pool(K)``;
+Numba's cache keeps one entry per K).  Measured on varying (32, 32, 989) float32
+inputs, 1 thread, minima of 9 interleaved rounds: K = 4 1.30 ms -> 0.40 ms, K = 2
+1.27 -> 0.38, K = 3 1.20 -> 0.37; the general loop, with K a variable, vectorises
+nothing (its loads are K apart).  At the seed shape (32, 32, 39) both take ~52 us:
+rows of 9 windows are too short for the vector loop.  One compilation per K costs
+~0.3 s; calling one loop with the literals 2, 3, 4 and a variable K cost 1.2 s, in
+every fresh process.
 
 A forward pass that no backward follows (prediction, scanning) still computes the
 argmax: ``argmax=None`` gives the loops a scratch array.  A second, values-only copy
@@ -116,7 +119,7 @@ import math
 import numpy as np
 from numba import prange
 
-from motifnet.kernels._jit import SerialOrParallel, jit
+from motifnet.kernels._jit import SerialOrParallel
 from motifnet.kernels._validate import check_float_array, check_int
 
 __all__ = [
@@ -222,45 +225,47 @@ def _pool_loops(x, y, argmax, kernel_size, stride, padding, dilation):
                 a_flat[y0 + np.uint64(t)] = i if take else best_i
 
 
-@jit
-def _tiled_windows(xr, yr, ar, L_out, K):
-    # xr: (>= L_out*K,) one row of x  yr, ar: (L_out,) written.  Window t is xr[tK : tK+K]:
-    # (F1)-(F2) with s = K, p = 0, d = 1, the same select in the same order as _pool_loops.
-    for t in range(L_out):
-        i0 = t * K
-        best = xr[i0]
-        best_i = i0
-        for k in range(1, K):
-            v = xr[i0 + k]
-            take = (v > best) | (v != v)  # first maximum wins, a NaN takes over
-            best = v if take else best
-            best_i = i0 + k if take else best_i
-        yr[t] = best
-        ar[t] = best_i
+def _tiled_loops_for(K):
+    """The tiling loop for one kernel size K, a compile-time constant of the loop."""
+
+    def _pool_tiled_loops(x, y, argmax):
+        # x: (B, C, L)  y: (B, C, L_out) and argmax: (B, C, L_out) written; stride = K,
+        # padding 0, dilation 1, so L_out * K <= L and no window reaches the padding.
+        # Window t is x[b, c, tK : tK + K]: (F1)-(F2), the same select in the same order
+        # as _pool_loops.
+        B, C, L = x.shape
+        L_out = y.shape[2]
+        x_flat = x.reshape(-1)
+        y_flat = y.reshape(-1)
+        a_flat = argmax.reshape(-1)
+        for row in prange(B * C):  # rows are independent output slices
+            xr = x_flat[row * L:(row + 1) * L]
+            yr = y_flat[row * L_out:(row + 1) * L_out]
+            ar = a_flat[row * L_out:(row + 1) * L_out]
+            for t in range(L_out):
+                i0 = t * K
+                best = xr[i0]
+                best_i = i0
+                for k in range(1, K):
+                    v = xr[i0 + k]
+                    take = (v > best) | (v != v)  # first maximum wins, a NaN takes over
+                    best = v if take else best
+                    best_i = i0 + k if take else best_i
+                yr[t] = best
+                ar[t] = best_i
+
+    return SerialOrParallel(_pool_tiled_loops)
 
 
+_tiled = {}  # kernel size -> its tiling loop, compiled on first use
 
-def _pool_tiled_loops(x, y, argmax, kernel_size):
-    # x: (B, C, L)  y: (B, C, L_out) and argmax: (B, C, L_out) written; stride = kernel_size,
-    # padding 0, dilation 1, so L_out * kernel_size <= L and no window reaches the padding.
-    # A literal K lets LLVM unroll the window and vectorise over t (module docstring).
-    B, C, L = x.shape
-    L_out = y.shape[2]
-    x_flat = x.reshape(-1)
-    y_flat = y.reshape(-1)
-    a_flat = argmax.reshape(-1)
-    for row in prange(B * C):  # rows are independent output slices
-        xr = x_flat[row * L:(row + 1) * L]
-        yr = y_flat[row * L_out:(row + 1) * L_out]
-        ar = a_flat[row * L_out:(row + 1) * L_out]
-        if kernel_size == 4:
-            _tiled_windows(xr, yr, ar, L_out, 4)
-        elif kernel_size == 2:
-            _tiled_windows(xr, yr, ar, L_out, 2)
-        elif kernel_size == 3:
-            _tiled_windows(xr, yr, ar, L_out, 3)
-        else:
-            _tiled_windows(xr, yr, ar, L_out, kernel_size)
+
+def _tiled_pool(K):
+    """The tiling loop of kernel size K (made, and compiled, once per K that a run uses)."""
+    pool = _tiled.get(K)
+    if pool is None:
+        pool = _tiled[K] = _tiled_loops_for(K)
+    return pool
 
 
 def _unpool_loops(dy, argmax, dx):
@@ -287,7 +292,6 @@ def _unpool_loops(dy, argmax, dx):
 
 
 _pool = SerialOrParallel(_pool_loops)
-_pool_tiled = SerialOrParallel(_pool_tiled_loops)
 _unpool = SerialOrParallel(_unpool_loops)
 
 
@@ -301,7 +305,7 @@ def maxpool1d_forward_into(x, y, argmax, kernel_size, stride, padding, dilation)
     if argmax is None:
         argmax = np.empty(y.shape, dtype=np.int64)
     if stride == kernel_size and padding == 0 and dilation == 1:
-        _pool_tiled(x.size, x, y, argmax, kernel_size)
+        _tiled_pool(kernel_size)(x.size, x, y, argmax)
     else:
         _pool(x.size, x, y, argmax, kernel_size, stride, padding, dilation)
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from motifnet.kernels.maxpool1d import (
     _pool,
-    _pool_tiled,
+    _tiled_pool,
     _unpool,
     maxpool1d_backward,
     maxpool1d_backward_into,
@@ -112,7 +112,7 @@ def _tiled_case(rng, shape, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("K", [1, 2, 3, 4, 5, 7])
 def test_tiling_windows_match_the_reference_and_torch(K, dtype):
-    # stride == kernel_size, no padding or dilation: the loop of its own (literal K = 2, 3, 4)
+    # stride == kernel_size, no padding or dilation: the loop of its own (K a compile-time constant)
     rng = np.random.default_rng(K)
     for L in (K, 4 * K + K - 1, 61):  # L_out * K == L, and a tail the windows leave out
         if L < K:
@@ -126,7 +126,7 @@ def test_tiling_windows_match_the_reference_and_torch(K, dtype):
         np.testing.assert_array_equal(y, yt.detach().numpy())
         np.testing.assert_array_equal(argmax, it.numpy())
         y_p, a_p = np.empty_like(y), np.empty_like(argmax)
-        _pool_tiled.parallel(x, y_p, a_p, K)
+        _tiled_pool(K).parallel(x, y_p, a_p)
         np.testing.assert_array_equal(y_p, y)
         np.testing.assert_array_equal(a_p, argmax)
         y_only = np.empty_like(y)  # without argmax: the same values
