@@ -197,6 +197,227 @@ class _Report:
             plot(self.path(name), *args, **kwargs)
 
 
+class _Interpretation:
+    """One interpretation's shared state; each method of the report is one method here."""
+
+    def __init__(self, model, codes, lengths, report, motif, database, log):
+        from motifnet.data import decode, one_hot_codes
+
+        self.model, self.report, self.database, self.log = model, report, database, log
+        self.codes, self.lengths = np.ascontiguousarray(codes), np.asarray(lengths, dtype=np.int64)
+        self.N, self.L = self.codes.shape
+        if self.N == 0:
+            raise UserError("no positive (label 1) sequences to interpret")
+        self.both_strands = model.name == "deepbind"
+        self.K = int(model.conv.kernel_size)
+        self.seqs = decode(self.codes, self.lengths)
+        self.x = np.ascontiguousarray(one_hot_codes(self.codes), dtype=model.dtype)
+        self.motif = motif.upper() if motif else None
+        self.starts = find_motif(self.seqs, self.motif) if self.motif else None
+        if self.motif and self.both_strands:  # a site may be on either strand
+            rc_motif = self.motif[::-1].translate(str.maketrans("ACGT", "TGCA"))
+            self.starts = np.where(self.starts >= 0, self.starts, find_motif(self.seqs, rc_motif))
+        self.mlen = len(self.motif) if self.motif else 0
+        self.methods, self.all_motifs = {}, []  # reconstructions by name; every motif for motifs.meme
+        self.examples(np.zeros((self.N, self.L)))
+
+    # ---- the example figures: at most EXAMPLE_WIDTH bases of the first sequences
+    def examples(self, contrib):
+        """Choose each example's window: centred on its 12 bases of largest total |contribution|."""
+        self.ex = list(range(min(N_EXAMPLES, self.N)))
+        self.width = min(EXAMPLE_WIDTH, int(self.lengths[self.ex].min()))
+        self.ex_lo = np.zeros(len(self.ex), dtype=np.int64)
+        for j, i in enumerate(self.ex):
+            n = int(self.lengths[i])
+            if n > self.width:
+                core = int(np.argmax(np.convolve(np.abs(contrib[i, :n]), np.ones(12), mode="valid")))
+                self.ex_lo[j] = int(np.clip(core + 6 - self.width // 2, 0, n - self.width))
+        self.ex_seqs = [self.seqs[i][lo:lo + self.width] for i, lo in zip(self.ex, self.ex_lo)]
+        self.ex_starts = None if self.starts is None else np.array(
+            [s - lo if lo <= s <= lo + self.width - self.mlen else -1 for s, lo in zip(self.starts[self.ex], self.ex_lo)])
+
+    def crop(self, a):
+        """Rows ``ex`` of (N, ..., L) ``a``, cut to the examples' windows."""
+        return np.stack([a[i, ..., lo:lo + self.width] for i, lo in zip(self.ex, self.ex_lo)])
+
+    # ---- a reconstruction of one method
+    def method(self, name, pwm, n_windows, description):
+        m = Motif(f"motifnet-{name}", consensus(pwm), pwm, n_windows, source=f"motifnet {name}")
+        trimmed = m.trimmed(TRIM_BITS) or m
+        self.all_motifs.append(trimmed)
+        ic = information_content(pwm)
+        rec = {"consensus": consensus(pwm), "pwm": _pwm_dict(pwm), "information_content": [round(float(v), 4) for v in ic],
+               "total_information_content": round(float(ic.sum()), 4), "n_windows": int(n_windows),
+               "description": description, "logo": f"motif_{name}.png",
+               "best_match": (_best_matches(trimmed, self.database, 1) or [None])[0]}
+        if self.motif:
+            rec["match"] = _known_match(rec["consensus"], self.motif, self.both_strands)
+        self.methods[name] = rec
+        self.report.draw(save_logo, f"motif_{name}.png", pwm, title=f"{name}: {consensus(pwm)}")
+        return rec
+
+    def windows_pwm(self, scores, width, orient):
+        """The PWM of each sequence's width-``width`` window of largest summed ``scores``."""
+        inside = np.where(np.arange(self.L)[None, :] < self.lengths[:, None], scores, 0.0)
+        starts = np.minimum(best_window_starts(inside, width), np.maximum(self.lengths - width, 0))
+        w = stack_windows(self.x, starts, width)
+        return pwm_from_windows(orient_windows(w) if orient else w, PSEUDOCOUNT)
+
+    # ---- 1. DeepLIFT, exact rules
+    def deeplift(self, neg_codes, neg_lengths, references, n_references, seed):
+        from motifnet.attribution import deeplift
+
+        t0 = time.perf_counter()
+        attr = deeplift(self.model, self.codes, self.lengths, references=references, n_references=n_references,
+                        seed=seed)
+        background = None
+        if neg_codes is not None and len(neg_codes):
+            n_bg = min(len(neg_codes), max(self.N, 200))
+            battr = deeplift(self.model, neg_codes[:n_bg], neg_lengths[:n_bg], references=references,
+                             n_references=n_references, seed=seed + 1)
+            background = (np.ascontiguousarray(neg_codes[:n_bg]), np.asarray(neg_lengths[:n_bg]), battr.hypothetical)
+        delta = np.abs(attr.delta)
+        scale = np.maximum(np.abs(attr.f_x - attr.f_ref), 1.0)
+        stats = {"references": str(references), "n_references": n_references, "max_abs_delta": float(delta.max()),
+                 "median_abs_delta": float(np.median(delta)), "max_relative_delta": float((delta / scale).max()),
+                 "seconds": round(time.perf_counter() - t0, 2)}
+        self.log(f"DeepLIFT (exact rules, {n_references} {references} references): convergence max |sum - (f(x) - "
+                 f"f(ref))| = {delta.max():.2e} over {self.N} sequences")
+        contrib = attr.contributions.sum(axis=1)  # (N, L): the contribution of the base present
+        self.examples(contrib)
+        self.report.draw(plots.saliency_grid, "deeplift.png", self.ex_seqs, {"DeepLIFT\ncontribution": self.crop(contrib)},
+                         self.ex_starts, self.mlen,
+                         suptitle="DeepLIFT contributions (exact rules) of the first positive sequences"
+                         + ("" if self.width == self.L else f", {self.width} bases around their largest contributions"))
+        return attr, background, stats
+
+    # ---- 2. motif discovery from the attributions, and the motifs' names
+    def discover(self, attr, background, seed):
+        from motifnet.motif.discovery import discover_motifs
+        from motifnet.motif.tomtom import compare, plot_alignment
+
+        found = discover_motifs(self.codes, self.lengths, attr.hypothetical, background=background, seed=seed)
+        discovered = []
+        for i, dm in enumerate(found.motifs):
+            m = Motif(f"motifnet-{i + 1}", dm.consensus, dm.pwm, dm.n_seqlets, source="motifnet discovery")
+            trimmed = m.trimmed(TRIM_BITS) or m
+            rec = {"id": m.id, "consensus": trimmed.consensus, "width": trimmed.width, "n_seqlets": int(dm.n_seqlets),
+                   "strands": {"+": sum(s[3] == "+" for s in dm.seqlets), "-": sum(s[3] == "-" for s in dm.seqlets)},
+                   "pwm": _pwm_dict(trimmed.pwm),
+                   "total_information_content": round(float(information_content(trimmed.pwm).sum()), 3)}
+            self.all_motifs.append(trimmed)
+            if i < REPORTED_MOTIFS:
+                rec["matches"] = _best_matches(trimmed, self.database, TOP_MATCHES)
+                rec["known_motif_match"] = _known_match(trimmed.consensus, self.motif, True)
+                self.report.draw(save_logo, f"{m.id}.png", trimmed.pwm,
+                                 title=f"{m.id}: {trimmed.consensus} ({dm.n_seqlets} seqlets)")
+                self.report.draw(plots.centred_logo, f"{m.id}_contribution.png", dm.contribution,
+                                 f"{m.id}: mean DeepLIFT contribution per base", ylabel="contribution")
+                if rec["matches"]:
+                    self.report.draw(plot_alignment, f"{m.id}_match.png", trimmed, compare(trimmed, self.database)[0])
+            discovered.append(rec)
+            self.log(f"motif {m.id}: {trimmed.consensus} ({dm.n_seqlets} seqlets)"
+                     + (f"; best match {_match_text(rec.get('matches'))}" if i < REPORTED_MOTIFS else ""))
+        if not found.motifs:
+            self.log(found.reason or "no motif found")
+        return {"motifs": discovered, "reason": found.reason, "n_seqlets": int(found.n_seqlets)}, found
+
+    # ---- 3a. filters: weights, the most variable as logos; 3b. activation PWMs (Basset) and the best filter
+    def filters(self):
+        weights = np.asarray(self.model.conv.weight.data, dtype=np.float64)
+        self.report.draw(plots.filter_heatmaps, "filter_weights.png", weights)
+        top = top_filters_by_variance(weights, N_LOGOS)
+        self.report.draw(plots.logo_grid, "filter_weight_logos.png", [relu_normalise(weights[f]) for f in top],
+                         [f"filter {f} (weight var {weights[f].var():.3g})" for f in top],
+                         f"top {len(top)} filters by weight variance (ReLU, columns normalised)")
+        codes, lengths, K = self.codes, self.lengths, self.K
+        if self.both_strands:
+            acts = np.concatenate([self.model.strand_activations(codes[i:i + 512], lengths[i:i + 512])
+                                   for i in range(0, self.N, 512)])
+            records = strand_activation_pwms(acts, self.x, K)
+        else:
+            acts = np.concatenate([self.model.conv_activations(codes[i:i + 512]) for i in range(0, self.N, 512)])
+            conv = self.model.conv
+            records = activation_pwms(acts, self.x, K, int(conv.stride), int(conv.padding), int(conv.dilation),
+                                      pseudocount=PSEUDOCOUNT, min_sites=MIN_SITES)
+        with_pwm = sorted((r for r in records if r["pwm"] is not None), key=lambda r: -r["ic"])
+        self.report.draw(plots.logo_grid, "filter_activation_logos.png", [r["pwm"] for r in with_pwm[:N_LOGOS]],
+                         [f"filter {r['filter']}: {r['n_sites']} sites, {r['ic']:.1f} bits" for r in with_pwm[:N_LOGOS]],
+                         f"activation PWMs, top {min(N_LOGOS, len(with_pwm))} filters by information "
+                         f"(of {len(with_pwm)} with >= {MIN_SITES} sites)")
+        best = best_filter(records)
+        if best is not None:
+            self.method("filter_activation", best["pwm"], best["n_sites"],
+                        f"activation PWM of filter {best['filter']}, the highest total information content among "
+                        f"{len(with_pwm)} filters with >= {MIN_SITES} sites (activation > mu + 0.5 (max - mu))"
+                        + (", both strands" if self.both_strands else ""))["filter"] = best["filter"]
+        self.log(f"filters: {len(with_pwm)} of {len(records)} have >= {MIN_SITES} sites"
+                 + (f"; best filter {best['filter']}: {best['consensus']}" if best else ""))
+        return [{k: v for k, v in r.items() if k != "pwm"} for r in records]
+
+    # ---- 3c. saliency, three forms; the saliency motif from gradient x input
+    def saliency(self):
+        from motifnet.train import saliency
+
+        sal = {mode: np.asarray(saliency(self.model, self.x, mode=mode, lengths=self.lengths), dtype=np.float64)
+               for mode in ("sum", "max", "grad_x_input")}
+        self.report.draw(plots.saliency_grid, "saliency.png", self.ex_seqs,
+                         {plots.SALIENCY_LABELS[m]: self.crop(v) for m, v in sal.items()}, self.ex_starts, self.mlen,
+                         suptitle="saliency of the first positive sequences")
+        self.method("saliency", self.windows_pwm(sal["grad_x_input"], self.K, self.both_strands), self.N,
+                    f"per sequence, the width-{self.K} window with the largest summed gradient x input (clipped at 0)"
+                    + ("; windows put on one strand" if self.both_strands else ""))
+
+    # ---- 3d. attention (attention models only): the follow-up's window at the attention's maximum
+    def attention(self):
+        if self.model.name != "attention":
+            return None
+        N, L, starts, mlen = self.N, self.L, self.starts, self.mlen
+        att = np.asarray(self.model.attention_weights(self.codes), dtype=np.float64)
+        up = upsample_linear(att, L)
+        self.report.draw(plots.attention_heatmap, "attention.png", up[:200], None if starts is None else starts[:200],
+                         mlen, title=f"attention of the first {min(N, 200)} positive sequences, "
+                                     f"pooled length {att.shape[1]} upsampled to {L}")
+        stats = None
+        if self.motif:
+            stats = motif_enrichment(up, starts, mlen)
+            self.report.draw(plots.bar_chart, "attention_motif_vs_background.png", ["motif positions", "background"],
+                             [stats["motif_mean"], stats["background_mean"]], "mean upsampled attention",
+                             f"attention on the motif vs elsewhere ({stats['n_sequences']} positive sequences)\n"
+                             f"uniform attention would be 1/{att.shape[1]} = {1 / att.shape[1]:.4f} everywhere")
+        att_starts = centred_starts(np.argmax(up, axis=1), ATTENTION_WINDOW, L)
+        if self.motif:
+            shift = (att_starts - starts)[starts >= 0]  # the follow-up's window vs the planted motif
+            if shift.size:
+                stats["window_start_minus_motif_start"] = {
+                    "median": float(np.median(shift)), "min": int(shift.min()), "max": int(shift.max()),
+                    "fraction_exactly_aligned": round(float(np.mean(shift == 0)), 4)}
+        self.method("attention", pwm_from_windows(stack_windows(self.x, att_starts, ATTENTION_WINDOW), PSEUDOCOUNT), N,
+                    f"per sequence, the width-{ATTENTION_WINDOW} window centred on the argmax of the attention "
+                    f"upsampled from {att.shape[1]} pooled positions to {L}")
+        return stats
+
+    # ---- 3e. in-silico mutagenesis, recomputing only what each substitution changes
+    def ism(self):
+        from motifnet.ism import fast_ism
+
+        t0 = time.perf_counter()
+        deltas = fast_ism(self.model, self.codes, self.lengths)
+        seconds = time.perf_counter() - t0
+        self.report.draw(plots.ism_figure, "ism_examples.png", self.ex_seqs, self.crop(deltas), self.ex_starts,
+                         self.mlen)
+        _, windows, centred = aligned_windows(deltas, self.x, self.K)
+        if self.both_strands:
+            windows = orient_windows(windows)
+        self.report.draw(plots.centred_logo, "ism_logo.png", centred.mean(axis=0),
+                         f"mean-centred ISM, mean over {self.N} sequences aligned on their max-effect window")
+        n = int(3 * self.lengths.sum())
+        self.method("ism", pwm_from_windows(windows, PSEUDOCOUNT), self.N,
+                    f"per sequence, the width-{self.K} window with the largest summed mean-centred ISM score of its "
+                    f"own bases ({n} substitutions in {seconds:.1f} s)")
+        self.log(f"ISM: {self.methods['ism']['consensus']} ({n} substitutions, {seconds:.1f} s)")
+
+
 def interpret_model(model, pos_codes, pos_lengths, out_dir, *, neg_codes=None, neg_lengths=None,
                     motif: str | None = None, database=None, database_name: str = "JASPAR 2024 CORE",
                     references="shuffle", n_references: int = 10, seed: int = 0, log=None,
@@ -214,228 +435,34 @@ def interpret_model(model, pos_codes, pos_lengths, out_dir, *, neg_codes=None, n
     log : callable receiving one line per step
     figures : False skips drawing the PNGs (everything else is computed and written)
     """
-    from motifnet.attribution import deeplift
-    from motifnet.data import decode, one_hot_codes
-    from motifnet.ism import fast_ism
     from motifnet.motif.database import CITATION, load_default_database
-    from motifnet.motif.discovery import discover_motifs
     from motifnet.motif.io import write_meme
-    from motifnet.motif.tomtom import plot_alignment, write_matches_tsv
-    from motifnet.train import saliency
+    from motifnet.motif.tomtom import compare, write_matches_tsv
 
-    log = log or (lambda msg: None)
     out = Path(out_dir)
     report = _Report(out, figures)
     database = load_default_database() if database is None else database
-    codes, lengths = np.ascontiguousarray(pos_codes), np.asarray(pos_lengths, dtype=np.int64)
-    N, L = codes.shape
-    if N == 0:
-        raise UserError("no positive (label 1) sequences to interpret")
-    both_strands = model.name == "deepbind"
-    K = int(model.conv.kernel_size)
-    seqs = decode(codes, lengths)
-    x = np.ascontiguousarray(one_hot_codes(codes), dtype=model.dtype)
-    motif = motif.upper() if motif else None
-    starts = find_motif(seqs, motif) if motif else None
-    if motif and both_strands:  # a site may be on either strand
-        rc_motif = motif[::-1].translate(str.maketrans("ACGT", "TGCA"))
-        rc_starts = find_motif(seqs, rc_motif)
-        starts = np.where(starts >= 0, starts, rc_starts)
-    mlen = len(motif) if motif else 0
-    ex = list(range(min(N_EXAMPLES, N)))
-    result = {"model": model.name, "n_positive_sequences": int(N), "lengths": {
-        "min": int(lengths.min()), "max": int(lengths.max())}, "known_motif": motif,
-        "motif_found_in": None if starts is None else int((starts >= 0).sum()), "database": database_name,
-        "database_citation": CITATION if database_name.startswith("JASPAR 2024") else None}
-    all_motifs = []  # (Motif, source) written to motifs.meme
+    run = _Interpretation(model, pos_codes, pos_lengths, report, motif, database, log or (lambda msg: None))
+    result = {"model": model.name, "n_positive_sequences": int(run.N),
+              "lengths": {"min": int(run.lengths.min()), "max": int(run.lengths.max())}, "known_motif": run.motif,
+              "motif_found_in": None if run.starts is None else int((run.starts >= 0).sum()),
+              "database": database_name,
+              "database_citation": CITATION if database_name.startswith("JASPAR 2024") else None}
+    attr, background, result["deeplift"] = run.deeplift(neg_codes, neg_lengths, references, n_references, seed)
+    result["discovery"], found = run.discover(attr, background, seed)
+    result["filters"] = run.filters()
+    run.saliency()
+    result["attention_motif_vs_background"] = run.attention()
+    run.ism()
 
-    # 1. DeepLIFT, exact rules
-    t0 = time.perf_counter()
-    attr = deeplift(model, codes, lengths, references=references, n_references=n_references, seed=seed)
-    background = None
-    if neg_codes is not None and len(neg_codes):
-        n_bg = min(len(neg_codes), max(N, 200))
-        battr = deeplift(model, neg_codes[:n_bg], neg_lengths[:n_bg], references=references,
-                         n_references=n_references, seed=seed + 1)
-        background = (np.ascontiguousarray(neg_codes[:n_bg]), np.asarray(neg_lengths[:n_bg]), battr.hypothetical)
-    delta = np.abs(attr.delta)
-    scale = np.maximum(np.abs(attr.f_x - attr.f_ref), 1.0)
-    result["deeplift"] = {"references": str(references), "n_references": n_references,
-                          "max_abs_delta": float(delta.max()), "median_abs_delta": float(np.median(delta)),
-                          "max_relative_delta": float((delta / scale).max()),
-                          "seconds": round(time.perf_counter() - t0, 2)}
-    log(f"DeepLIFT (exact rules, {n_references} {references} references): convergence max |sum - (f(x) - "
-        f"f(ref))| = {delta.max():.2e} over {N} sequences")
-    contrib = attr.contributions.sum(axis=1)  # (N, L): the contribution of the base present
-    # the example figures show at most EXAMPLE_WIDTH bases of each example, around its largest contributions
-    ex_lo = np.zeros(len(ex), dtype=np.int64)
-    width = min(EXAMPLE_WIDTH, int(lengths[ex].min()))
-    for j, i in enumerate(ex):
-        if lengths[i] > width:  # centred on the 12 bases of largest total contribution
-            core = int(np.argmax(np.convolve(np.abs(contrib[i, :lengths[i]]), np.ones(12), mode="valid")))
-            ex_lo[j] = int(np.clip(core + 6 - width // 2, 0, lengths[i] - width))
-    ex_seqs = [seqs[i][lo:lo + width] for i, lo in zip(ex, ex_lo)]
-    ex_starts = None if starts is None else np.array([s - lo if lo <= s <= lo + width - mlen else -1
-                                                      for s, lo in zip(starts[ex], ex_lo)])
-
-    def crop(a):
-        """Rows ``ex`` of (N, ..., L) ``a``, cut to the examples' windows."""
-        return np.stack([a[i, ..., lo:lo + width] for i, lo in zip(ex, ex_lo)])
-
-    report.draw(plots.saliency_grid, "deeplift.png", ex_seqs, {"DeepLIFT\ncontribution": crop(contrib)}, ex_starts,
-                        mlen, suptitle="DeepLIFT contributions (exact rules) of the first positive sequences"
-                        + ("" if width == L else f", {width} bases around their largest contributions"))
-
-    # 2. motif discovery from the attributions, and the motifs' names
-    found = discover_motifs(codes, lengths, attr.hypothetical, background=background, seed=seed)
-    discovered = []
-    for i, dm in enumerate(found.motifs):
-        m = Motif(f"motifnet-{i + 1}", dm.consensus, dm.pwm, dm.n_seqlets, source="motifnet discovery")
-        trimmed = m.trimmed(TRIM_BITS) or m
-        rec = {"id": m.id, "consensus": trimmed.consensus, "width": trimmed.width, "n_seqlets": int(dm.n_seqlets),
-               "strands": {"+": sum(s[3] == "+" for s in dm.seqlets), "-": sum(s[3] == "-" for s in dm.seqlets)},
-               "pwm": _pwm_dict(trimmed.pwm), "total_information_content": round(float(
-                   information_content(trimmed.pwm).sum()), 3)}
-        all_motifs.append(trimmed)
-        if i < REPORTED_MOTIFS:
-            rec["matches"] = _best_matches(trimmed, database, TOP_MATCHES)
-            rec["known_motif_match"] = _known_match(trimmed.consensus, motif, True)
-            report.draw(save_logo, f"{m.id}.png", trimmed.pwm,
-                      title=f"{m.id}: {trimmed.consensus} ({dm.n_seqlets} seqlets)")
-            report.draw(plots.centred_logo, f"{m.id}_contribution.png", dm.contribution,
-                               f"{m.id}: mean DeepLIFT contribution per base", ylabel="contribution")
-            if rec["matches"]:
-                from motifnet.motif.tomtom import compare
-
-                best = compare(trimmed, database)[0]
-                report.draw(plot_alignment, f"{m.id}_match.png", trimmed, best)
-        discovered.append(rec)
-        log(f"motif {m.id}: {trimmed.consensus} ({dm.n_seqlets} seqlets)"
-            + (f"; best match {_match_text(rec.get('matches'))}" if i < REPORTED_MOTIFS else ""))
-    result["discovery"] = {"motifs": discovered, "reason": found.reason, "n_seqlets": int(found.n_seqlets)}
-    if not found.motifs:
-        log(found.reason or "no motif found")
-
-    # 3. the tutorials' methods, each a reconstruction of width K
-    methods = {}
-
-    def method(name, pwm, n_windows, description):
-        m = Motif(f"motifnet-{name}", consensus(pwm), pwm, n_windows, source=f"motifnet {name}")
-        trimmed = m.trimmed(TRIM_BITS) or m
-        all_motifs.append(trimmed)
-        ic = information_content(pwm)
-        methods[name] = {"consensus": consensus(pwm), "pwm": _pwm_dict(pwm),
-                         "information_content": [round(float(v), 4) for v in ic],
-                         "total_information_content": round(float(ic.sum()), 4), "n_windows": int(n_windows),
-                         "description": description, "logo": f"motif_{name}.png",
-                         "best_match": (_best_matches(trimmed, database, 1) or [None])[0]}
-        if motif:
-            methods[name]["match"] = _known_match(methods[name]["consensus"], motif, both_strands)
-        report.draw(save_logo, f"motif_{name}.png", pwm, title=f"{name}: {consensus(pwm)}")
-
-    # 3a. filters: weights as heatmaps, the most variable filters as logos (ReLU, column-normalised)
-    weights = np.asarray(model.conv.weight.data, dtype=np.float64)
-    report.draw(plots.filter_heatmaps, "filter_weights.png", weights)
-    top = top_filters_by_variance(weights, N_LOGOS)
-    report.draw(plots.logo_grid, "filter_weight_logos.png", [relu_normalise(weights[f]) for f in top],
-                    [f"filter {f} (weight var {weights[f].var():.3g})" for f in top],
-                    f"top {len(top)} filters by weight variance (ReLU, columns normalised)")
-    # 3b. activation PWMs (Basset) and the best filter
-    if both_strands:
-        acts = np.concatenate([model.strand_activations(codes[i:i + 512], lengths[i:i + 512])
-                               for i in range(0, N, 512)])
-        records = strand_activation_pwms(acts, x, K)
-    else:
-        acts = np.concatenate([model.conv_activations(codes[i:i + 512]) for i in range(0, N, 512)])
-        conv = model.conv
-        records = activation_pwms(acts, x, K, int(conv.stride), int(conv.padding), int(conv.dilation),
-                                  pseudocount=PSEUDOCOUNT, min_sites=MIN_SITES)
-    with_pwm = sorted((r for r in records if r["pwm"] is not None), key=lambda r: -r["ic"])
-    report.draw(plots.logo_grid, "filter_activation_logos.png", [r["pwm"] for r in with_pwm[:N_LOGOS]],
-                    [f"filter {r['filter']}: {r['n_sites']} sites, {r['ic']:.1f} bits" for r in with_pwm[:N_LOGOS]],
-                    f"activation PWMs, top {min(N_LOGOS, len(with_pwm))} filters by information "
-                    f"(of {len(with_pwm)} with >= {MIN_SITES} sites)")
-    best = best_filter(records)
-    if best is not None:
-        method("filter_activation", best["pwm"], best["n_sites"],
-               f"activation PWM of filter {best['filter']}, the highest total information content among "
-               f"{len(with_pwm)} filters with >= {MIN_SITES} sites (activation > mu + 0.5 (max - mu))"
-               + (", both strands" if both_strands else ""))
-        methods["filter_activation"]["filter"] = best["filter"]
-    log(f"filters: {len(with_pwm)} of {len(records)} have >= {MIN_SITES} sites"
-        + (f"; best filter {best['filter']}: {best['consensus']}" if best else ""))
-
-    def windows_pwm(scores, width, orient):
-        starts_ = best_window_starts(np.where(np.arange(L)[None, :] < lengths[:, None], scores, 0.0), width)
-        starts_ = np.minimum(starts_, np.maximum(lengths - width, 0))
-        w = stack_windows(x, starts_, width)
-        return pwm_from_windows(orient_windows(w) if orient else w, PSEUDOCOUNT)
-
-    # 3c. saliency, three forms, and the saliency window
-    sal = {mode: np.asarray(saliency(model, x, mode=mode, lengths=lengths), dtype=np.float64)
-           for mode in ("sum", "max", "grad_x_input")}
-    report.draw(plots.saliency_grid, "saliency.png", ex_seqs,
-                        {plots.SALIENCY_LABELS[m]: crop(v) for m, v in sal.items()}, ex_starts, mlen,
-                        suptitle="saliency of the first positive sequences")
-    method("saliency", windows_pwm(sal["grad_x_input"], K, both_strands), N,
-           f"per sequence, the width-{K} window with the largest summed gradient x input (clipped at 0)"
-           + ("; windows put on one strand" if both_strands else ""))
-
-    # 3d. attention (attention models only)
-    attention_stats = None
-    if model.name == "attention":
-        att = np.asarray(model.attention_weights(codes), dtype=np.float64)
-        up = upsample_linear(att, L)
-        report.draw(plots.attention_heatmap, "attention.png", up[:200], None if starts is None else starts[:200],
-                                mlen, title=f"attention of the first {min(N, 200)} positive sequences, "
-                                            f"pooled length {att.shape[1]} upsampled to {L}")
-        if motif:
-            attention_stats = motif_enrichment(up, starts, mlen)
-            report.draw(plots.bar_chart, "attention_motif_vs_background.png", ["motif positions", "background"],
-                            [attention_stats["motif_mean"], attention_stats["background_mean"]],
-                            "mean upsampled attention",
-                            f"attention on the motif vs elsewhere ({attention_stats['n_sequences']} positive "
-                            f"sequences)\nuniform attention would be 1/{att.shape[1]} = {1 / att.shape[1]:.4f} "
-                            f"everywhere")
-        att_starts = centred_starts(np.argmax(up, axis=1), ATTENTION_WINDOW, L)
-        if motif:
-            shift = (att_starts - starts)[starts >= 0]  # the follow-up's window vs the planted motif
-            if shift.size:
-                attention_stats["window_start_minus_motif_start"] = {
-                    "median": float(np.median(shift)), "min": int(shift.min()), "max": int(shift.max()),
-                    "fraction_exactly_aligned": round(float(np.mean(shift == 0)), 4)}
-        method("attention", pwm_from_windows(stack_windows(x, att_starts, ATTENTION_WINDOW), PSEUDOCOUNT), N,
-               f"per sequence, the width-{ATTENTION_WINDOW} window centred on the argmax of the attention "
-               f"upsampled from {att.shape[1]} pooled positions to {L}")
-    result["attention_motif_vs_background"] = attention_stats
-
-    # 3e. in-silico mutagenesis, recomputing only what each substitution changes
-    t0 = time.perf_counter()
-    deltas = fast_ism(model, codes, lengths)
-    ism_seconds = time.perf_counter() - t0
-    report.draw(plots.ism_figure, "ism_examples.png", ex_seqs, crop(deltas), ex_starts, mlen)
-    ism_starts, ism_windows, ism_centred = aligned_windows(deltas, x, K)
-    if both_strands:
-        ism_windows = orient_windows(ism_windows)
-    report.draw(plots.centred_logo, "ism_logo.png", ism_centred.mean(axis=0),
-                       f"mean-centred ISM, mean over {N} sequences aligned on their max-effect window")
-    method("ism", pwm_from_windows(ism_windows, PSEUDOCOUNT), N,
-           f"per sequence, the width-{K} window with the largest summed mean-centred ISM score of its own bases "
-           f"({int(3 * lengths.sum())} substitutions in {ism_seconds:.1f} s)")
-    log(f"ISM: {methods['ism']['consensus']} ({int(3 * lengths.sum())} substitutions, {ism_seconds:.1f} s)")
-
-    # 4. all reconstructions together, the motif file and the match table
-    names = list(methods)
-    report.draw(plots.logo_grid, "motifs.png", [np.array([methods[m]["pwm"][b] for b in "ACGT"]) for m in names],
-                    [f"{m}: {methods[m]['consensus']}" for m in names],
-                    "reconstructed motifs" + (f" (known: {motif})" if motif else ""), max_cols=1)
-    write_meme(report.path("motifs.meme"), all_motifs)
-    from motifnet.motif.tomtom import compare
-
-    reported = [m for m in all_motifs[:min(len(found.motifs), REPORTED_MOTIFS)]]
+    names = list(run.methods)  # all reconstructions together, the motif file and the match table
+    report.draw(plots.logo_grid, "motifs.png", [np.array([run.methods[m]["pwm"][b] for b in "ACGT"]) for m in names],
+                [f"{m}: {run.methods[m]['consensus']}" for m in names],
+                "reconstructed motifs" + (f" (known: {run.motif})" if run.motif else ""), max_cols=1)
+    write_meme(report.path("motifs.meme"), run.all_motifs)
+    reported = run.all_motifs[:min(len(found.motifs), REPORTED_MOTIFS)]
     write_matches_tsv(report.path("matches.tsv"), [hit for m in reported for hit in compare(m, database)[:TOP_MATCHES]])
-    result["methods"] = methods
-    result["filters"] = [{k: v for k, v in r.items() if k != "pwm"} for r in records]
+    result["methods"] = run.methods
     result["figures"] = sorted(report.files + ["report.json", "report.md"])
     write_text(out / "report.json", _json(result))
     write_text(out / "report.md", _markdown(result))
