@@ -1,5 +1,6 @@
 """kernels/linear.py: what the registry's generic checks (tests/test_ops.py) do not cover:
-the parallel loops, the += contract, no bias, 1-D input, argument checks."""
+the parallel loops, the padded 4 x 4 tiles (every remainder of N and O, infinite
+weights), the += contract, no bias, 1-D input, argument checks."""
 
 import numpy as np
 import pytest
@@ -34,6 +35,37 @@ def test_parallel_loops_match_serial(N):
     _backward.parallel(dy, x, w, *grads_p, True)
     for name, s, p in zip(("dx", "dw", "db"), grads_s, grads_p):
         np.testing.assert_array_equal(p, s, err_msg=name)
+
+
+@pytest.mark.parametrize("N", [1, 2, 3, 4, 5, 8])
+@pytest.mark.parametrize("O", [1, 2, 3, 4, 6])
+def test_padded_tiles_match_the_reference(N, O):
+    # every remainder of the 4 x 4 tiles, with a block edge in dw (I > 256)
+    rng = np.random.default_rng(10 * N + O)
+    x, w, b = rng.standard_normal((N, 261)), rng.standard_normal((O, 261)), rng.standard_normal(O)
+    dy = rng.standard_normal((N, O))
+    y = np.empty((N, O))
+    linear_forward_into(x, w, b, y)
+    assert_close("y", y, linear_forward_reference(x, w, b), rtol=1e-13)
+    dx_ref, dw_ref, db_ref = linear_backward_reference(dy, x, w)
+    dx, dw, db = np.zeros_like(x), np.zeros_like(w), np.zeros_like(b)
+    linear_backward_into(dy, x, w, dx, dw, db)
+    assert_close("dx", dx, dx_ref, rtol=1e-13)
+    assert_close("dw", dw, dw_ref, rtol=1e-13)
+    assert_close("db", db, db_ref, rtol=1e-13)
+
+
+def test_infinite_weights_give_infinite_not_nan_gradients_in_padded_tiles():
+    # a padded tile's missing terms are 0 * 0: an infinite weight next to a missing output
+    # or row must give dx = +-inf as the reference (0 * inf would make it NaN)
+    x = np.ones((3, 5), np.float32)
+    w = np.ones((3, 5), np.float32)
+    w[1, 2] = np.inf
+    dy = np.ones((3, 3), np.float32)
+    dx, dw, db = np.zeros_like(x), np.zeros_like(w), np.zeros(3, np.float32)
+    linear_backward_into(dy, x, w, dx, dw, db)
+    np.testing.assert_array_equal(dx, linear_backward_reference(dy, x, w)[0].astype(np.float32))
+    assert np.isinf(dx[:, 2]).all() and np.isfinite(np.delete(dx, 2, axis=1)).all()
 
 
 def test_fast_kernels_write_outputs_and_add_gradients():
