@@ -18,11 +18,18 @@ Why these options:
   (read-only site-packages, no ``NUMBA_CACHE_DIR``); we then compile without a
   cache rather than fail to import.  ``MOTIFNET_NO_CACHE=1`` turns it off.
 * ``parallel``: a ``prange`` region costs ~1-2 us with the tbb/OpenMP
-  threading layers but ~100 us with Numba's fallback "workqueue" layer, which
-  is what a plain ``pip install numba`` gets.  A seed-sized layer takes tens of
-  microseconds, so kernels compile a serial *and* a parallel version of the
-  same loop nest and the wrapper picks the parallel one only when a call has at
-  least ``PARALLEL_MIN_WORK`` multiply-adds (see ``use_parallel``).
+  threading layers but ~100 us with Numba's fallback "workqueue" layer (what a
+  plain ``pip install numba`` gets where no libgomp or tbb is found; measured here:
+  omp 1.5-6 us, workqueue ~52 us per empty region on 2 threads).  A seed-sized layer
+  takes tens of microseconds, so kernels compile a serial *and* a parallel version
+  of the same loop nest and the wrapper picks the parallel one only for calls big
+  enough: ``use_parallel(work)`` for at least ``PARALLEL_MIN_WORK`` inner-loop
+  operations, or, for kernels that declare what one unit of their work costs
+  serially (``SerialOrParallel(fn, ns_per_work)``), ``use_threads(serial_ns)`` for
+  calls whose estimated serial time reaches ``PARALLEL_MIN_NS`` of the threading
+  layer in use: 30 us with omp or tbb, 400 us with workqueue.  A kernel's "work" means
+  different things in different kernels (a multiply-add, a table-row element, a
+  pooled value), which a time cannot.
 """
 
 from __future__ import annotations
@@ -44,6 +51,30 @@ CACHE = os.environ.get("MOTIFNET_NO_CACHE", "") not in ("1", "true", "yes")
 
 # Below this many inner-loop operations a parallel region costs more than it saves.
 PARALLEL_MIN_WORK = int(os.environ.get("MOTIFNET_PARALLEL_MIN_WORK", 4_000_000))
+
+# Below this estimated serial time (ns) a call stays serial, by threading layer: about
+# 10x a region's cost (2 threads: omp 1.5-6 us; workqueue ~52 us, measured with numba
+# 0.68 here), so that threads gain on an idle machine and lose little on a busy one.
+# MOTIFNET_PARALLEL_MIN_NS overrides it.
+PARALLEL_MIN_NS = {"omp": 30_000, "tbb": 30_000, "workqueue": 400_000}
+_min_ns = [None]
+
+
+def _parallel_min_ns() -> float:
+    if _min_ns[0] is None:
+        override = os.environ.get("MOTIFNET_PARALLEL_MIN_NS")
+        if override:
+            _min_ns[0] = float(override)
+        else:
+            try:  # the threading layer exists once Numba's pool is started (a few ms, once)
+                from numba.np.ufunc.parallel import _launch_threads
+
+                _launch_threads()
+                layer = numba.threading_layer()
+            except Exception:  # unknown: assume the costly one
+                layer = "workqueue"
+            _min_ns[0] = PARALLEL_MIN_NS.get(layer, PARALLEL_MIN_NS["workqueue"])
+    return _min_ns[0]
 
 
 def _njit(fn, **options):
@@ -87,28 +118,43 @@ def use_parallel(work: int) -> bool:
     return work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
 
 
+def use_threads(serial_ns: float) -> bool:
+    """Whether a call whose serial time is about ``serial_ns`` nanoseconds should use
+    threads: at least ``PARALLEL_MIN_NS`` of the threading layer in use."""
+    return numba.get_num_threads() > 1 and serial_ns >= _parallel_min_ns()
+
+
 class SerialOrParallel:
     """One loop nest compiled twice: serially (``prange`` acts as ``range``) and with threads.
 
-    ``kernel(work, *args)`` runs the parallel compilation when ``use_parallel(work)`` and
-    the serial one otherwise.  Both compile lazily, on their first call, so a run that
-    never crosses the threshold never pays for the parallel one.
+    ``kernel(work, *args)`` runs the parallel compilation when the call is big enough and
+    the serial one otherwise: ``use_parallel(work)``, or, when ``ns_per_work`` (the
+    measured serial nanoseconds of one unit of the kernel's work) is given,
+    ``use_threads(work * ns_per_work)``.  Both compile lazily, on their first call, so
+    a run that never crosses the threshold never pays for the parallel one.
     """
 
-    def __init__(self, fn):
+    def __init__(self, fn, ns_per_work=None):
         self.serial = jit(fn)
         self.parallel = jit_parallel(fn)
+        self.ns_per_work = ns_per_work
         self.__doc__ = fn.__doc__
         self.__name__ = fn.__name__
 
+    def threaded(self, work) -> bool:
+        """Whether a call doing ``work`` runs the parallel compilation."""
+        if self.ns_per_work is None:
+            return use_parallel(work)
+        return use_threads(work * self.ns_per_work)
+
     def __call__(self, work, *args):
-        if use_parallel(work):
+        if self.threaded(work):
             return self.parallel(*args)
         return self.serial(*args)
 
     def choose(self, work):
         """``(compiled function, number of threads it will use)`` for a call doing ``work``:
         for kernels that size thread-private buffers by the number of threads."""
-        if use_parallel(work):
+        if self.threaded(work):
             return self.parallel, numba.get_num_threads()
         return self.serial, 1

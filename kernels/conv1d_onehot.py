@@ -324,8 +324,8 @@ def _backward_loops(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_p
                 dw[o, c, k] += dwT[c * n_taps + k, o]
 
 
-_forward = SerialOrParallel(_forward_loops)
-_backward = SerialOrParallel(_backward_loops)
+_forward = SerialOrParallel(_forward_loops, ns_per_work=0.16)
+_backward = SerialOrParallel(_backward_loops, ns_per_work=0.27)
 
 
 def _work(B, L_out, C_out, n_groups):

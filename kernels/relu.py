@@ -77,7 +77,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from motifnet.kernels._jit import jit
+from numba import prange
+
+from motifnet.kernels._jit import SerialOrParallel, jit
 from motifnet.kernels._validate import check_float_array, check_same_shape
 
 __all__ = [
@@ -107,34 +109,51 @@ def relu_backward_reference(dy, y):
 
 # ----------------------------------------------------------------------------- 2. fast
 # Computes exactly the reference above.  The loops are the reference's, on flat views,
-# with no branch in the body (a select), so LLVM vectorises them; they are serial: at
-# a few bytes per element they run at memory speed, where a second thread gains little.
+# with no branch in the body (a select), so LLVM vectorises them.  At a few bytes per
+# element they run near memory speed; chunks of _CHUNK elements are the unit of thread
+# parallelism, which pays from a few hundred thousand elements (B=32 x 32 x 189 float32,
+# 2 threads, omp: forward 23 -> 13 us, backward 45 -> 25 us).
 
-@jit
+_CHUNK = 16384
+
+
 def _forward_loop(x, y):
     # x: (n,)  y: (n,) written
     zero = x.dtype.type(0)
-    for i in range(x.shape[0]):
-        v = x[i]
-        y[i] = zero if v <= zero else v  # (F1)
+    n = x.shape[0]
+    for c in prange((n + _CHUNK - 1) // _CHUNK):
+        xc = x[c * _CHUNK:(c + 1) * _CHUNK]
+        yc = y[c * _CHUNK:(c + 1) * _CHUNK]
+        for i in range(xc.shape[0]):
+            v = xc[i]
+            yc[i] = zero if v <= zero else v  # (F1)
 
 
-@jit
 def _backward_loop(dy, y, dx):
     # dy: (n,)  y: (n,)  dx: (n,) ADDED to
     zero = dy.dtype.type(0)
-    for i in range(dy.shape[0]):
-        dx[i] += zero if y[i] <= zero else dy[i]  # (B1)
+    n = dy.shape[0]
+    for c in prange((n + _CHUNK - 1) // _CHUNK):
+        dyc = dy[c * _CHUNK:(c + 1) * _CHUNK]
+        yc = y[c * _CHUNK:(c + 1) * _CHUNK]
+        dxc = dx[c * _CHUNK:(c + 1) * _CHUNK]
+        for i in range(dyc.shape[0]):
+            dxc[i] += zero if yc[i] <= zero else dyc[i]  # (B1)
+
+
+# measured serial nanoseconds per element (1 thread): the threshold for threads is a time
+_forward = SerialOrParallel(_forward_loop, ns_per_work=0.12)
+_backward = SerialOrParallel(_backward_loop, ns_per_work=0.23)
 
 
 def relu_forward_into(x, y):
     """Fast (F1), unchecked: writes ``y``.  x, y: C-contiguous, same shape and dtype."""
-    _forward_loop(x.reshape(-1), y.reshape(-1))
+    _forward(x.size, x.reshape(-1), y.reshape(-1))
 
 
 def relu_backward_into(dy, y, dx):
     """Fast (B1), unchecked: ADDS into ``dx``.  dy, y, dx: C-contiguous, same shape and dtype."""
-    _backward_loop(dy.reshape(-1), y.reshape(-1), dx.reshape(-1))
+    _backward(dy.size, dy.reshape(-1), y.reshape(-1), dx.reshape(-1))
 
 
 # ----------------------------------------------------------------------------- 3. checked

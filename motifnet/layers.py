@@ -295,11 +295,12 @@ class MaxPool1d:
         return {}
 
     def forward(self, x, need_backward=True):
-        """``need_backward=False`` (prediction) skips the argmax the backward would need."""
+        """``need_backward=False`` (prediction): no backward may follow (the argmax is not kept)."""
         shape = (x.shape[0], x.shape[1], self.output_length(x.shape[2]))
         y = self._buffers.get("y", shape, x.dtype)
-        self.argmax = self._buffers.get("argmax", shape, np.int64) if need_backward else None
-        maxpool1d_forward_into(x, y, self.argmax, self.kernel_size, self.stride, self.padding, self.dilation)
+        argmax = self._buffers.get("argmax", shape, np.int64)  # also when not kept: no scratch array per call
+        maxpool1d_forward_into(x, y, argmax, self.kernel_size, self.stride, self.padding, self.dilation)
+        self.argmax = argmax if need_backward else None
         self.input_shape = x.shape
         return y
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from checks import assert_close
-from motifnet.kernels.relu import relu_backward, relu_backward_into, relu_forward, relu_forward_into
+from motifnet.kernels.relu import (relu_backward, relu_backward_into, relu_backward_reference, relu_forward,
+                                   relu_forward_into, relu_forward_reference)
 
 
 def test_nan_infinities_and_signed_zero_follow_torch():
@@ -53,3 +54,24 @@ def test_bad_arguments_raise():
         relu_backward(x, np.ones((3, 2), dtype=np.float32))
     with pytest.raises(TypeError, match="dy must be float32 or float64"):
         relu_backward(np.ones((2, 3), dtype=np.int32), x)
+
+
+@pytest.mark.parametrize("n", [1, 16384, 16385, 40000])  # chunk edges
+def test_parallel_loops_match_serial_and_add(n):
+    from motifnet.kernels.relu import _backward, _forward
+
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal(n).astype(np.float32)
+    x[::7] = 0.0
+    x[::11] = np.nan
+    dy = rng.standard_normal(n).astype(np.float32)
+    y_s, y_p = np.empty_like(x), np.empty_like(x)
+    _forward.serial(x, y_s)
+    _forward.parallel(x, y_p)
+    np.testing.assert_array_equal(y_p, y_s)
+    np.testing.assert_array_equal(y_s, relu_forward_reference(x).astype(np.float32))
+    dx_s, dx_p = np.ones_like(x), np.ones_like(x)
+    _backward.serial(dy, y_s, dx_s)
+    _backward.parallel(dy, y_s, dx_p)
+    np.testing.assert_array_equal(dx_p, dx_s)
+    np.testing.assert_array_equal(dx_s, (relu_backward_reference(dy, y_s) + 1).astype(np.float32))
