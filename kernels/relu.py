@@ -111,8 +111,9 @@ def relu_backward_reference(dy, y):
 # Computes exactly the reference above.  The loops are the reference's, on flat views,
 # with no branch in the body (a select), so LLVM vectorises them.  At a few bytes per
 # element they run near memory speed; chunks of _CHUNK elements are the unit of thread
-# parallelism, which pays from a few hundred thousand elements (B=32 x 32 x 189 float32,
-# 2 threads, omp: forward 23 -> 13 us, backward 45 -> 25 us).
+# parallelism, which pays from a few hundred thousand elements (2 threads vs 1, omp,
+# 3 varying inputs, minima of 9 rounds: 32 x 32 x 189 float32 forward 19.4 -> 12.1 us,
+# backward 24.4 -> 15.3 us; 32 x 32 x 989 forward 120 -> 56 us, backward 157 -> 72 us).
 
 _CHUNK = 16384
 
