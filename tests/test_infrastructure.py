@@ -99,3 +99,39 @@ def test_serial_and_parallel_versions_of_one_function_get_separate_caches(tmp_pa
     assert twin_kernels.serial(x) == twin_kernels.parallel(x) == 45.0
     index_files = sorted(p.name for p in (tmp_path / "__pycache__").glob("*.nbi"))
     assert len(index_files) == 2, index_files
+
+
+def test_compile_notice_says_once_that_kernels_compile(tmp_path, monkeypatch):
+    # a fresh function compiles (an event per compilation, nested ones included); the
+    # notice prints one line for all of them, and none when nothing compiles
+    import io
+
+    import numba
+
+    from motifnet import compile_notice
+
+    monkeypatch.setattr(compile_notice, "_installed", {})
+    out = io.StringIO()
+    listener = compile_notice.install(out)
+    assert compile_notice.install(out) is listener  # installed once per stream
+
+    @numba.njit(cache=False)
+    def inner(x):
+        return x + 1
+
+    @numba.njit(cache=False)
+    def outer(x):
+        return inner(x) * 2
+
+    assert out.getvalue() == ""
+    assert outer(1) == 4
+    assert outer(2.5) == 7.0  # a second signature: another compilation, no second line
+    assert out.getvalue() == compile_notice.MESSAGE + "\n"
+    quiet = io.StringIO()
+    second = compile_notice.install(quiet)
+    assert outer(3) == 8  # already compiled: no event, nothing printed
+    assert quiet.getvalue() == ""
+    from numba.core import event
+
+    event.unregister("numba:compile", listener)
+    event.unregister("numba:compile", second)

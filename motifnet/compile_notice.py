@@ -1,0 +1,51 @@
+"""Say once, on stderr, that kernels are being compiled.
+
+The first run on a machine (or after an upgrade, or with an empty ``NUMBA_CACHE_DIR``)
+compiles every kernel it calls: a few seconds in which nothing else is printed.  Numba
+broadcasts a ``"numba:compile"`` event for each function it compiles, and only then:
+a function loaded from the cache sends none.  ``install()`` registers a listener that
+prints one line the first time such an event starts, and nothing afterwards (the
+listener stays registered, as a no-op: Numba's list of listeners is not safe to change
+while it broadcasts).
+
+Numba is imported by ``install()``, not by this module, so that a command which never
+calls a kernel (``motifnet --help``) does not pay for it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+MESSAGE = ("motifnet: compiling the kernels for this machine (first run only: later runs load "
+           "them from Numba's cache)...")
+
+_installed = {}  # stream id -> listener, so that install() twice does not print twice
+
+
+def install(stream=None):
+    """Register the listener; return it.  ``stream``: where to print (default: sys.stderr
+    at the time of the first compilation)."""
+    from numba.core import event
+
+    class _CompileNotice(event.Listener):
+        def __init__(self):
+            self.said = False
+
+        def on_start(self, ev):
+            if not self.said:
+                self.said = True
+                out = stream if stream is not None else sys.stderr
+                try:
+                    print(MESSAGE, file=out, flush=True)
+                except (OSError, ValueError):  # a closed or full stderr is not worth failing for
+                    pass
+
+        def on_end(self, ev):
+            pass
+
+    key = id(stream)
+    listener = _installed.get(key)
+    if listener is None:
+        listener = _installed[key] = _CompileNotice()
+        event.register("numba:compile", listener)
+    return listener
