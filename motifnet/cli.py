@@ -138,6 +138,9 @@ def main(argv=None) -> int:
             parser.print_help()
             return 2
         command = f"motifnet {args.command}"
+        from motifnet.compile_notice import install
+
+        install()  # one line on stderr if this run compiles kernels (a first run)
         status = int(args.run(args) or 0)
         if sys.stdout is not None:
             sys.stdout.flush()

@@ -276,11 +276,15 @@ def evaluate(model, x, y, lengths=None) -> dict:
     }
 
 
-def stalled(history, result, tolerance=0.02) -> bool:
+def stalled(history, result, tolerance=0.02, chance_auroc=0.6) -> bool:
     """True when a run learnt nothing: one class predicted for every sequence of ``result``
-    (an ``evaluate`` dict) and the final training loss within ``tolerance`` of ln 2, the
-    loss of predicting p = 0.5 for a balanced set."""
-    return bool(result["predicted_one_class"] and history and abs(history[-1]["loss"] - LN2) < tolerance)
+    (an ``evaluate`` dict), the final training loss within ``tolerance`` of ln 2 (the loss of
+    predicting p = 0.5 for a balanced set), and the scores no better than chance at ranking
+    (AUROC below ``chance_auroc``: a model one epoch into learning also predicts one class at
+    a loss near ln 2, but already ranks the sequences)."""
+    ranking = result.get("auroc")
+    return bool(result["predicted_one_class"] and history and abs(history[-1]["loss"] - LN2) < tolerance
+                and (ranking is None or ranking < chance_auroc))
 
 
 # --------------------------------------------------------------------------- input gradients
