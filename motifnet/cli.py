@@ -60,6 +60,7 @@ class Terminated(BaseException):
 
 
 _received = {"signal": None}
+_announce_compilation = {"on": False}  # set by entry(): the command line, not main() called as a function
 
 
 def _on_signal(signum, frame):
@@ -138,9 +139,10 @@ def main(argv=None) -> int:
             parser.print_help()
             return 2
         command = f"motifnet {args.command}"
-        from motifnet.compile_notice import install
+        if _announce_compilation["on"]:
+            from motifnet.compile_notice import install
 
-        install()  # one line on stderr if this run compiles kernels (a first run)
+            install()  # one line on stderr if this run compiles kernels (a first run)
         status = int(args.run(args) or 0)
         if sys.stdout is not None:
             sys.stdout.flush()
@@ -181,6 +183,7 @@ def entry() -> None:
     (seen here once in a dozen interrupts during start-up under load).  Everything to keep
     is written and flushed by then.
     """
+    _announce_compilation["on"] = True
     status = main()
     if status in (130, 143):
         for stream in (sys.stdout, sys.stderr):
