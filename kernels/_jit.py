@@ -27,15 +27,23 @@ Why these options:
   operations, or, for kernels that declare what one unit of their work costs
   serially (``SerialOrParallel(fn, ns_per_work)``), ``use_threads(serial_ns)`` for
   calls whose estimated serial time reaches ``PARALLEL_MIN_NS`` of the threading
-  layer in use: 30 us with omp or tbb, 400 us with workqueue.  A kernel's "work" means
-  different things in different kernels (a multiply-add, a table-row element, a
-  pooled value), which a time cannot.
+  layer in use: 100 us with omp or tbb, 400 us with workqueue.  A kernel's "work"
+  means different things in different kernels (a multiply-add, a table-row element,
+  a pooled value), which a time cannot.
+* a busy machine: a parallel region waits for every thread, and when another process
+  holds the other core, the wait is a scheduler time slice: 5-8 ms per region measured
+  here (an empty region takes 1.5-6 us when the core is free).  Training the primer's
+  CNN at 2 threads with its conv backward (46 us) in threads took 3.8-19 s instead of
+  0.3 s while another process ran.  So ``SerialOrParallel`` times its parallel calls
+  (kernels with ``ns_per_work``) and stops using threads for a while (1 s, doubling
+  up to a minute) after 3 calls in a row that took longer than the serial estimate.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import time
 import types
 
 import numba
@@ -52,11 +60,12 @@ CACHE = os.environ.get("MOTIFNET_NO_CACHE", "") not in ("1", "true", "yes")
 # Below this many inner-loop operations a parallel region costs more than it saves.
 PARALLEL_MIN_WORK = int(os.environ.get("MOTIFNET_PARALLEL_MIN_WORK", 4_000_000))
 
-# Below this estimated serial time (ns) a call stays serial, by threading layer: about
-# 10x a region's cost (2 threads: omp 1.5-6 us; workqueue ~52 us, measured with numba
-# 0.68 here), so that threads gain on an idle machine and lose little on a busy one.
+# Below this estimated serial time (ns) a call stays serial, by threading layer: well
+# above a region's cost (2 threads: omp 1.5-6 us; workqueue ~52 us, measured with numba
+# 0.68 here), and above every layer of the primer's CNN at its own size (the largest,
+# the conv backward, takes ~46 us), which gains nothing from threads at that size.
 # MOTIFNET_PARALLEL_MIN_NS overrides it.
-PARALLEL_MIN_NS = {"omp": 30_000, "tbb": 30_000, "workqueue": 400_000}
+PARALLEL_MIN_NS = {"omp": 100_000, "tbb": 100_000, "workqueue": 400_000}
 _min_ns = [None]
 
 
@@ -120,8 +129,31 @@ def use_parallel(work: int) -> bool:
 
 def use_threads(serial_ns: float) -> bool:
     """Whether a call whose serial time is about ``serial_ns`` nanoseconds should use
-    threads: at least ``PARALLEL_MIN_NS`` of the threading layer in use."""
-    return numba.get_num_threads() > 1 and serial_ns >= _parallel_min_ns()
+    threads: at least ``PARALLEL_MIN_NS`` of the threading layer in use, and threads
+    not suspended by ``thread_outcome`` (a busy machine)."""
+    return (numba.get_num_threads() > 1 and serial_ns >= _parallel_min_ns()
+            and time.monotonic() >= _suspension["until"])
+
+
+# Threads are suspended after STRIKES parallel calls in a row slower than their serial
+# estimate, for a pause that doubles (up to MAX_PAUSE_S) while they keep losing.
+STRIKES = 3
+MAX_PAUSE_S = 60.0
+_suspension = {"strikes": 0, "until": 0.0, "pause": 1.0}
+
+
+def thread_outcome(elapsed_ns: float, serial_ns: float) -> None:
+    """Record how long a parallel call took against its estimated serial time."""
+    s = _suspension
+    if elapsed_ns > serial_ns:  # the threads cost more than they saved: another process holds a core
+        s["strikes"] += 1
+        if s["strikes"] >= STRIKES:
+            s["until"] = time.monotonic() + s["pause"]
+            s["pause"] = min(2 * s["pause"], MAX_PAUSE_S)
+            s["strikes"] = 0
+    else:
+        s["strikes"] = 0
+        s["pause"] = max(1.0, s["pause"] / 2)
 
 
 class SerialOrParallel:
@@ -148,13 +180,24 @@ class SerialOrParallel:
         return use_threads(work * self.ns_per_work)
 
     def __call__(self, work, *args):
-        if self.threaded(work):
-            return self.parallel(*args)
-        return self.serial(*args)
+        kernel, _ = self.choose(work)
+        return kernel(*args)
 
     def choose(self, work):
-        """``(compiled function, number of threads it will use)`` for a call doing ``work``:
-        for kernels that size thread-private buffers by the number of threads."""
-        if self.threaded(work):
+        """``(function, number of threads it will use)`` for a call doing ``work``: for
+        kernels that size thread-private buffers by the number of threads.  The parallel
+        function returned is timed (``thread_outcome``) when ``ns_per_work`` is given."""
+        if not self.threaded(work):
+            return self.serial, 1
+        if self.ns_per_work is None:
             return self.parallel, numba.get_num_threads()
-        return self.serial, 1
+        serial_ns = work * self.ns_per_work
+        parallel = self.parallel
+
+        def timed(*args):
+            start = time.perf_counter_ns()
+            result = parallel(*args)
+            thread_outcome(time.perf_counter_ns() - start, serial_ns)
+            return result
+
+        return timed, numba.get_num_threads()

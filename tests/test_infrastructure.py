@@ -135,3 +135,49 @@ def test_compile_notice_says_once_that_kernels_compile(tmp_path, monkeypatch):
 
     event.unregister("numba:compile", listener)
     event.unregister("numba:compile", second)
+
+
+def test_threads_are_suspended_while_they_lose_and_resumed_after_a_pause(monkeypatch):
+    # a parallel call slower than its serial estimate is a strike; STRIKES in a row
+    # suspend threads for a pause that doubles while they keep losing
+    now = [1000.0]
+    monkeypatch.setattr(jit_module.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(jit_module.numba, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(jit_module, "_min_ns", [1000.0])
+    monkeypatch.setattr(jit_module, "_suspension", {"strikes": 0, "until": 0.0, "pause": 1.0})
+    assert not jit_module.use_threads(999.0) and jit_module.use_threads(1000.0)
+    for _ in range(jit_module.STRIKES - 1):
+        jit_module.thread_outcome(elapsed_ns=5000.0, serial_ns=2000.0)
+    assert jit_module.use_threads(2000.0)  # not yet
+    jit_module.thread_outcome(elapsed_ns=1500.0, serial_ns=2000.0)  # a win resets the count
+    for _ in range(jit_module.STRIKES):
+        jit_module.thread_outcome(elapsed_ns=5000.0, serial_ns=2000.0)
+    assert not jit_module.use_threads(2000.0)
+    now[0] += 1.01  # the pause is over; it doubles if threads lose again
+    assert jit_module.use_threads(2000.0)
+    for _ in range(jit_module.STRIKES):
+        jit_module.thread_outcome(elapsed_ns=5000.0, serial_ns=2000.0)
+    now[0] += 1.5
+    assert not jit_module.use_threads(2000.0)
+    now[0] += 0.6
+    assert jit_module.use_threads(2000.0)
+
+
+def test_serial_or_parallel_times_its_parallel_calls(monkeypatch):
+    # a kernel declaring its cost per unit of work: its parallel calls are timed, and
+    # once they keep losing to the estimate the serial compilation runs instead
+    now = [50.0]
+    monkeypatch.setattr(jit_module.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(jit_module.numba, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(jit_module, "_min_ns", [100.0])
+    monkeypatch.setattr(jit_module, "_suspension", {"strikes": 0, "until": 0.0, "pause": 1.0})
+    ticks = iter(range(0, 10**9, 10**6))  # every timed call "takes" 1 ms
+    monkeypatch.setattr(jit_module.time, "perf_counter_ns", lambda: next(ticks))
+    calls = []
+    kernel = jit_module.SerialOrParallel(lambda x: x, ns_per_work=1.0)
+    kernel.serial = lambda x: calls.append("serial")
+    kernel.parallel = lambda x: calls.append("parallel")
+    for _ in range(jit_module.STRIKES + 2):
+        kernel(1000, 0)  # estimated 1 us serial, measured 1 ms parallel: strikes
+    assert calls == ["parallel"] * jit_module.STRIKES + ["serial"] * 2
+    assert kernel.choose(10)[0] is kernel.serial  # below the threshold: serial, not timed
