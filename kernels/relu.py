@@ -142,14 +142,33 @@ def _backward_loop(dy, y, dx):
             dxc[i] += zero if yc[i] <= zero else dyc[i]  # (B1)
 
 
+def _forward_in_place_loop(x):
+    # x: (n,) overwritten with (F1).  The same loop with one array: with two that are
+    # the same memory, LLVM's overlap check sends _forward_loop to its scalar version.
+    zero = x.dtype.type(0)
+    n = x.shape[0]
+    for c in prange((n + _CHUNK - 1) // _CHUNK):
+        xc = x[c * _CHUNK:(c + 1) * _CHUNK]
+        for i in range(xc.shape[0]):
+            v = xc[i]
+            xc[i] = zero if v <= zero else v  # (F1)
+
+
 # measured serial nanoseconds per element (1 thread): the threshold for threads is a time
 _forward = SerialOrParallel(_forward_loop, ns_per_work=0.12)
+_forward_in_place = SerialOrParallel(_forward_in_place_loop, ns_per_work=0.1)
 _backward = SerialOrParallel(_backward_loop, ns_per_work=0.23)
 
 
 def relu_forward_into(x, y):
-    """Fast (F1), unchecked: writes ``y``.  x, y: C-contiguous, same shape and dtype."""
-    _forward(x.size, x.reshape(-1), y.reshape(-1))
+    """Fast (F1), unchecked: writes ``y``.  x, y: C-contiguous, same shape and dtype; ``y``
+    may be ``x`` itself (in place: the models' convolution output, which nothing else
+    reads, saves a pass over a second array; at the CNN's B=32 x L=1000 a training step
+    took 13-18% less, at L=200 6-8%)."""
+    if y is x or (y.ctypes.data == x.ctypes.data and y.size == x.size):
+        _forward_in_place(x.size, x.reshape(-1))
+    else:
+        _forward(x.size, x.reshape(-1), y.reshape(-1))
 
 
 def relu_backward_into(dy, y, dx):

@@ -407,8 +407,10 @@ class ReLU:
     def parameters(self) -> dict[str, Parameter]:
         return {}
 
-    def forward(self, x):
-        self.y = self._buffers.get("y", x.shape, x.dtype)
+    def forward(self, x, out=None):
+        """``out``: the array to write the output into instead of the layer's own; it may
+        be ``x`` itself (in place), when nothing else reads ``x`` afterwards."""
+        self.y = self._buffers.get("y", x.shape, x.dtype) if out is None else out
         relu_forward_into(x, self.y)
         return self.y
 

@@ -190,7 +190,8 @@ class GenomicsCNN(Model):
                     pool_size=self.pool_size, hidden=self.hidden, seed=self.seed)
 
     def _forward(self, x, lengths, need_backward):
-        h = self.conv_relu.forward(self.conv.forward(x))        # (N, F, L_conv)
+        c = self.conv.forward(x)                                # (N, F, L_conv)
+        h = self.conv_relu.forward(c, out=c)                    # in place: nothing else reads c
         pooled = self.pool.forward(h, need_backward)            # (N, F, L_pool)
         z = self.fc1_relu.forward(self.fc1.forward(self.flatten.forward(pooled)))  # (N, hidden)
         return self.fc2.forward(z).reshape(-1)                  # (N,)
@@ -231,7 +232,8 @@ class GenomicsCNNWithAttention(GenomicsCNN):
                 "fc_attn": self.fc_attn, "fc2": self.fc2}
 
     def _forward(self, x, lengths, need_backward):
-        h = self.conv_relu.forward(self.conv.forward(x))        # (N, F, L_conv)
+        c = self.conv.forward(x)                                # (N, F, L_conv)
+        h = self.conv_relu.forward(c, out=c)                    # in place: nothing else reads c
         pooled = self.pool.forward(h, need_backward)            # (N, F, L_pool)
         cnn = self.fc1_relu.forward(self.fc1.forward(self.flatten.forward(pooled)))  # (N, hidden)
         # query = mean over positions; einsum's loop is ~4x faster than .mean(axis=2) here

@@ -317,3 +317,26 @@ def test_auprc_is_average_precision():
     precision, recall, _ = precision_recall_curve([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])
     np.testing.assert_allclose(precision, [1, 0.5, 2 / 3, 0.5])
     np.testing.assert_allclose(recall, [0.5, 0.5, 1, 1])
+
+
+@pytest.mark.parametrize("name", ["cnn", "attention"])
+def test_in_place_conv_relu_gives_the_layers_own_results(name):
+    # the models apply the conv's ReLU in place (nothing else reads the conv output); the
+    # logits and every gradient equal those of the layers called with their own buffers
+    seqs, _ = generate_data(n=24, length=50, seed=5)
+    codes = encode(seqs)[0]
+    model = build_model(name, seq_len=50, seed=3)
+    logits = model.forward(codes).copy()
+    g = np.random.default_rng(4).standard_normal(24).astype(np.float32)
+    model.zero_grad()
+    model.backward(g)
+    grads = model.flat_grads.copy()
+    h = model.conv_relu.forward(model.conv.forward(codes))  # out of place
+    np.testing.assert_array_equal(model.conv_activations(codes), h)
+    if name == "cnn":
+        z = model.fc1_relu.forward(model.fc1.forward(model.flatten.forward(model.pool.forward(h))))
+        np.testing.assert_array_equal(model.fc2.forward(z).reshape(-1), logits)
+        model.zero_grad()
+        model.backward(g)  # the backward after the out-of-place forward
+        np.testing.assert_array_equal(model.flat_grads, grads)
+    np.testing.assert_array_equal(model.forward(codes), logits)  # and the model again

@@ -75,3 +75,21 @@ def test_parallel_loops_match_serial_and_add(n):
     _backward.parallel(dy, y_s, dx_p)
     np.testing.assert_array_equal(dx_p, dx_s)
     np.testing.assert_array_equal(dx_s, (relu_backward_reference(dy, y_s) + 1).astype(np.float32))
+
+
+@pytest.mark.parametrize("n", [1, 16385, 40000])
+def test_in_place_forward_equals_the_two_array_forward(n):
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((2, n)).astype(np.float32)
+    x[:, ::7] = 0.0
+    x[:, ::11] = np.nan
+    x[:, ::13] = -0.0
+    y = np.empty_like(x)
+    relu_forward_into(x, y)
+    inplace = x.copy()
+    relu_forward_into(inplace, inplace)
+    np.testing.assert_array_equal(inplace, y)
+    np.testing.assert_array_equal(np.signbit(inplace), np.signbit(y))  # -0.0 -> +0.0 in both
+    view = x.copy()
+    relu_forward_into(view, view.reshape(-1))  # another view of the same memory
+    np.testing.assert_array_equal(view, y)
