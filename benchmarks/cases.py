@@ -49,8 +49,13 @@ F64_PREFIX = "f64/"  # torch's float64 results in the outputs file: "f64/<kernel
 KERNELS = tuple(op.name for op in R.OPS) + (ADAM,)
 
 
+FORWARD_PHASES = ("fwd",)  # an op without a backward (the genome scan) is timed forward only
+
+
 def phases_of(kernel: str) -> tuple[str, ...]:
-    return ADAM_PHASES if kernel == ADAM else PHASES
+    if kernel == ADAM:
+        return ADAM_PHASES
+    return PHASES if R.BY_NAME[kernel].has_backward else FORWARD_PHASES
 
 
 def shapes_of(kernel: str, sizes) -> list[str]:
@@ -156,10 +161,11 @@ def motifnet_case(kernel: str, shape: str, api: str = "unchecked") -> Case:
         op.backward_into(config, inp, bufs, d)
 
     def outputs():  # fresh, zeroed buffers
-        fresh = R.run_fast(op, config, inp, d)
+        fresh = R.run_fast(op, config, inp, d if op.has_backward else None)
         return {n: np.array(fresh[n], copy=True) for n in names}
 
-    return Case(dict(fwd=fwd, bwd=bwd, fwdbwd=fwdbwd), outputs)
+    phases = dict(fwd=fwd, bwd=bwd, fwdbwd=fwdbwd)
+    return Case({p: phases[p] for p in phases_of(kernel)}, outputs)
 
 
 def _motifnet_adam(inp) -> Case:
@@ -223,11 +229,13 @@ def torch_case(kernel: str, shape: str, dtype=np.float32) -> Case:
     def outputs():
         out = op.torch_forward(config, tensors)
         res = {n: out[n].detach().numpy().copy() for n in tuple(op.outputs) + tuple(op.extra_outputs)}
-        for name, g in zip(wanted, grads(out, False)):
-            res["d_" + name] = g.numpy().copy()
+        if op.has_backward:  # autograd.grad refuses an empty list of inputs
+            for name, g in zip(wanted, grads(out, False)):
+                res["d_" + name] = g.numpy().copy()
         return res
 
-    return Case(dict(fwd=fwd, bwd=lambda: grads(graph["out"], True), fwdbwd=lambda: grads(fwd(), False)), outputs)
+    phases = dict(fwd=fwd, bwd=lambda: grads(graph["out"], True), fwdbwd=lambda: grads(fwd(), False))
+    return Case({p: phases[p] for p in phases_of(kernel)}, outputs)
 
 
 def _torch_adam(inp) -> Case:
