@@ -37,12 +37,26 @@ Positions past n_valid[b] never receive a gradient: padding cannot matter.
 How the fast loops compute exactly (F1)-(B1), and why
 -----------------------------------------------------
 A max-and-argmax over a row is a loop-carried select that LLVM does not vectorise
-(without assuming "no NaNs", which we do not).  So each row is read in chunks of
-LANES positions into LANES independent running maxima (position j of each chunk
-goes to lane j): the loop over the lanes of one chunk is element-wise, with no
-dependence between lanes, and vectorises; each lane keeps its first maximum, and the
-lanes are reduced at the end, the smallest index winning among equal values (the
-first maximum of the row).  Sequences are independent: the unit of thread parallelism.
+(without assuming "no NaNs", which we do not), and neither does it vectorise running
+maxima kept in a small array of lanes (it unrolls them into scalar maxss: 1 element per
+ns).  What it does vectorise is an element-wise loop over a long array.  So each
+(sequence, filter) takes three vectorised passes over its valid positions, in a buffer
+``acc`` of one row:
+
+1. acc[t] = max over the groups of x[g*F + f, t] (element-wise), and whether any value
+   is NaN (an integer OR, which vectorises);
+2. the maximum m of acc, by folding it in halves, acc[t] = max(acc[t], acc[t + off]),
+   each fold element-wise, down to 16 values reduced one by one;
+3. the first position holding m: in group order, the smallest t with x[g*F + f, t] == m
+   (an integer min over ``t if x == m else n``, which vectorises), the first group with a
+   hit giving the flat index g*L + t: (F2)'s smallest index among equal values.
+
+y is then read at that index (so -0.0 and 0.0, equal to the comparisons, come out as
+the reference's).  A row with a NaN takes a scalar path: the last NaN in flat order, as
+the reference's "a NaN always takes over".  At the deepbind model's B=32 x 64 x 386 this
+took 0.32 ms against 1.09 ms for the lanes it replaced (3.4x; 4.5x at L=200; 1.8x at
+256 x 64 x 986, where reading x from memory dominates; 1 thread, medians of 21).
+Sequences are independent: the unit of thread parallelism.
 
 DeepLIFT's max rule: multipliers whose contributions sum exactly to the change of the max
 ---------------------------------------------------------------------------------------
@@ -96,7 +110,6 @@ __all__ = [
     "global_max_deeplift_backward",
 ]
 
-LANES = 16  # one AVX-512 vector of float32
 
 
 # ----------------------------------------------------------------------------- 1. reference
@@ -130,56 +143,68 @@ def global_max_backward_reference(dy, argmax, groups, length):
 
 
 # ----------------------------------------------------------------------------- 2. fast
-# Computes exactly the reference above; the lanes are explained in the module docstring.
+# Computes exactly the reference above; the three passes are explained in the module docstring.
 
 def _forward_loops(x, n_valid, groups, y, argmax):
     # x: (B, G*F, L)  n_valid: (B,)  y: (B, F) and argmax: (B, F) written
     B, GF, L = x.shape
     F = GF // groups
-    neg_inf = x.dtype.type(-np.inf)
     for b in prange(B):  # sequences are independent
-        best = np.empty(LANES, dtype=x.dtype)  # thread-private lanes
-        best_i = np.empty(LANES, dtype=np.int64)
+        acc = np.empty(L, dtype=x.dtype)  # thread-private: the max over groups, then folded
         n = n_valid[b]
         for f in range(F):
-            for j in range(LANES):
-                best[j] = neg_inf
-                best_i[j] = -1
-            for g in range(groups):
+            # 1. element-wise max over the groups, and whether there is a NaN
+            row = x[b, f]
+            nan = 0
+            for t in range(n):
+                v = row[t]
+                nan |= v != v
+                acc[t] = v
+            for g in range(1, groups):
                 row = x[b, g * F + f]
-                base = g * L
-                t = 0
-                while t + LANES <= n:
-                    chunk = row[t:t + LANES]
-                    for j in range(LANES):  # element-wise over lanes: vectorised
-                        v = chunk[j]
-                        # strict ">" keeps each lane's first maximum; a NaN always takes over
-                        take = (v > best[j]) | (v != v) | (best_i[j] < 0)
-                        best[j] = v if take else best[j]
-                        best_i[j] = base + t + j if take else best_i[j]
-                    t += LANES
-                for j in range(n - t):  # the tail, into lanes 0 .. n - t - 1
-                    v = row[t + j]
-                    if (v > best[j]) | (v != v) | (best_i[j] < 0):
-                        best[j] = v
-                        best_i[j] = base + t + j
-            # reduce the lanes: the largest value, the smallest index among equals (the row's
-            # first maximum); a NaN lane wins, the last NaN (largest index) among several
-            m, m_i = neg_inf, np.int64(-1)
-            for j in range(LANES):
-                i = best_i[j]
-                if i < 0:
-                    continue
-                v = best[j]
-                if m_i < 0:
-                    m, m_i = v, i
-                elif m != m:  # NaN so far: only a later NaN replaces it
-                    if v != v and i > m_i:
-                        m, m_i = v, i
-                elif v != v or v > m or (v == m and i < m_i):
-                    m, m_i = v, i
-            y[b, f] = m
-            argmax[b, f] = m_i
+                for t in range(n):
+                    u = acc[t]  # both operands loaded first: a lazy select is a branch
+                    v = row[t]
+                    nan |= v != v
+                    acc[t] = v if v > u else u
+            # 2. the maximum m, folding acc in halves
+            h = n
+            while h > 16:
+                half = h // 2
+                off = h - half
+                for t in range(half):
+                    u = acc[t]
+                    v = acc[t + off]
+                    acc[t] = v if v > u else u
+                h = off
+            m = acc[0]
+            for t in range(1, h):
+                v = acc[t]
+                m = v if v > m else m
+            # 3. the flat index of the first m (of the last NaN if there is one)
+            idx = -1
+            if nan:
+                for g in range(groups - 1, -1, -1):
+                    row = x[b, g * F + f]
+                    for t in range(n - 1, -1, -1):
+                        if row[t] != row[t]:
+                            idx = g * L + t
+                            break
+                    if idx >= 0:
+                        break
+            else:
+                for g in range(groups):
+                    row = x[b, g * F + f]
+                    first = n
+                    for t in range(n):
+                        c = t if row[t] == m else n
+                        first = c if c < first else first
+                    if first < n:
+                        idx = g * L + first
+                        break
+            argmax[b, f] = idx
+            g = idx // L
+            y[b, f] = x[b, g * F + f, idx - g * L]
 
 
 def _backward_loops(dy, argmax, dx):
