@@ -642,7 +642,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the empty-Numba-cache measurements (default: skipped in quick mode)")
     p.add_argument("--primer-dir", type=Path, default=PRIMER_DIR, help=f"primer data folder (default {PRIMER_DIR})")
     p.add_argument("--planted", type=Path, default=None, metavar="DIR",
-                   help="also train deepbind on DIR/pos.fa.gz and DIR/neg.fa.gz (e.g. /work/shared/data/planted)")
+                   help="also train deepbind on DIR/pos.fa.gz and DIR/neg.fa.gz (e.g. ../shared/data/planted)")
     p.add_argument("--perturb", nargs="*", default=[], metavar="KERNEL[/SHAPE]",
                    help="testing the validation: nudge motifnet's outputs of these cases; they must be rejected")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")

@@ -180,7 +180,7 @@ def _threading_layer(lib, info):
 def planted_like(n: int, min_length: int, max_length: int, seed: int, motif: str, mutation: float = 0.15):
     """Random DNA of lengths uniform in [min_length, max_length], half with ``motif`` planted.
 
-    The shape of /work/shared/data/planted: each positive (label 1) carries one instance of
+    The shape of ../shared/data/planted: each positive (label 1) carries one instance of
     the motif (each base replaced by a random one with probability ``mutation``) at a random
     start, on a random strand (half reverse-complemented); negatives are plain random
     sequence.  Returns (codes (n, max_length) int8, -1 past each length; lengths; labels).
