@@ -418,20 +418,9 @@ def _load_bed(spec, examples, rng, warnings):
 
 def _overlapping(intervals, others) -> list[int]:
     """Indices of ``intervals`` that overlap one of ``others`` (searchsorted on merged spans)."""
-    spans: dict[str, list[tuple[int, int]]] = {}
-    for iv in others:
-        spans.setdefault(iv.chrom, []).append((iv.start, iv.end))
-    merged = {}
-    for chrom, pairs in spans.items():
-        pairs.sort()
-        starts, ends = [pairs[0][0]], [pairs[0][1]]
-        for a, b in pairs[1:]:
-            if a < ends[-1]:
-                ends[-1] = max(ends[-1], b)
-            else:
-                starts.append(a)
-                ends.append(b)
-        merged[chrom] = (starts, ends)
+    from motifnet.genome import merge_intervals
+
+    merged = merge_intervals(others)
     hits = []
     for i, iv in enumerate(intervals):
         if iv.chrom in merged:

@@ -324,3 +324,22 @@ def windows_from_intervals(genome: Genome, intervals, width: int, bed_name: str,
         windows.append(Interval(iv.chrom, start, end, iv.name, iv.score, iv.strand, iv.summit,
                                 iv.line))
     return codes, windows
+
+
+def merge_intervals(intervals) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per chromosome: sorted, non-overlapping (starts, ends) covering the intervals."""
+    by_chrom: dict[str, list[tuple[int, int]]] = {}
+    for iv in intervals:
+        by_chrom.setdefault(iv.chrom, []).append((iv.start, iv.end))
+    merged = {}
+    for chrom, spans in by_chrom.items():
+        spans.sort()
+        starts, ends = [spans[0][0]], [spans[0][1]]
+        for s, e in spans[1:]:
+            if s < ends[-1]:
+                ends[-1] = max(ends[-1], e)
+            else:
+                starts.append(s)
+                ends.append(e)
+        merged[chrom] = (np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64))
+    return merged

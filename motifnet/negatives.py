@@ -45,7 +45,7 @@ import bisect
 import numpy as np
 
 from motifnet.errors import UserError
-from motifnet.genome import Genome, Interval, check_width
+from motifnet.genome import Genome, Interval, check_width, merge_intervals
 from motifnet.kernels import jit
 
 DEFAULT_GC_BINS = 20
@@ -156,24 +156,6 @@ def dinucleotide_shuffle(codes, rng) -> np.ndarray:
 
 # --------------------------------------------------------------------------- genome background
 
-def _merged(intervals) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per chromosome: sorted, non-overlapping (starts, ends) covering the intervals."""
-    by_chrom: dict[str, list[tuple[int, int]]] = {}
-    for iv in intervals:
-        by_chrom.setdefault(iv.chrom, []).append((iv.start, iv.end))
-    merged = {}
-    for chrom, spans in by_chrom.items():
-        spans.sort()
-        starts, ends = [spans[0][0]], [spans[0][1]]
-        for s, e in spans[1:]:
-            if s < ends[-1]:
-                ends[-1] = max(ends[-1], e)
-            else:
-                starts.append(s)
-                ends.append(e)
-        merged[chrom] = (np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64))
-    return merged
-
 
 def _gc_fraction(codes: np.ndarray) -> float:
     informative = np.count_nonzero(codes >= 0)
@@ -280,7 +262,7 @@ def background_windows(genome: Genome, positive_intervals, n: int, widths_or_wid
     for i, (w, b) in enumerate(zip(widths.tolist(), window_bins.tolist())):
         need.setdefault(w, [[] for _ in range(bins_used)])[b].append(i)
 
-    blocked = _merged(positives + list(exclude))
+    blocked = merge_intervals(positives + list(exclude))
     taken: dict[str, tuple[list[int], list[int]]] = {}  # chrom -> sorted starts, ends of chosen windows
     names = list(genome.names)
     sizes = np.array([genome.sizes[c] for c in names], dtype=np.int64)

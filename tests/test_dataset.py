@@ -176,6 +176,17 @@ def test_bed_with_shuffled_negatives_keeps_their_chromosomes(genome_files):
     assert sorted(ds.test_idx.tolist()) == [2, 3, 8, 9]
 
 
+def test_neg_bed_windows_overlapping_a_positive_window_are_a_warning(tmp_path, genome_files):
+    genome, bed = genome_files[:2]  # width 50: positive windows chr1 225-275, 1025-1075, ...
+    neg = write(tmp_path, "overlap.bed", "chr1\t255\t305\n"     # window 255-305: overlaps 225-275
+                                         "chr1\t275\t325\n"     # 275-325: touches, half-open: no
+                                         "chr2\t1400\t1460\n")  # 1405-1455: before 1505-1555
+    log = Log()
+    ds = load_dataset(DataSpec(bed=bed, genome=genome, width=50, neg_bed=neg), log=log, seed=0)
+    expected = f"1 of the 3 --neg-bed windows overlap a positive window, e.g. {neg} line 1"
+    assert expected in ds.info["warnings"] and "warning: " + expected in log
+
+
 def test_narrowpeak_summit_centres_the_window(tmp_path, genome_files):
     genome, _, neg_bed, chroms, _, _ = genome_files
     bed = write(tmp_path, "p.narrowPeak", "chr1\t100\t500\tp\t0\t.\t1\t1\t1\t30\n")
