@@ -91,6 +91,7 @@ from motifnet.kernels.global_max import global_max_backward_into, global_max_dee
 from motifnet.kernels.linear import linear_backward_into
 from motifnet.kernels.maxpool1d import maxpool1d_backward_into, maxpool1d_deeplift_backward_into
 from motifnet.kernels.relu import relu_deeplift_backward_into
+from motifnet.layers import float_dtype
 from motifnet.models import DeepBind, GenomicsCNN, GenomicsCNNWithAttention
 from motifnet.negatives import dinucleotide_shuffle
 
@@ -224,9 +225,7 @@ def _references(references, codes, lengths, n_references, seed, dtype):
 # --------------------------------------------------------------------------- inputs
 def model_in_dtype(model, dtype):
     """``model`` itself if it computes in ``dtype``, else a copy with the same weights in ``dtype``."""
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    dtype = float_dtype(dtype)
     if model.dtype == dtype:
         return model
     twin = type(model)(**model.hyperparameters(), dtype=dtype)

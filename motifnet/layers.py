@@ -122,7 +122,8 @@ def _positive_int(name, value, minimum=1, maximum=None):
     return int(value)
 
 
-def _float_dtype(dtype):
+def float_dtype(dtype) -> np.dtype:
+    """``np.dtype(dtype)`` if it is float32 or float64 (what every layer and model computes in)."""
     dtype = np.dtype(dtype)
     if dtype not in FLOAT_DTYPES:
         raise TypeError(f"dtype must be float32 or float64, got {dtype}")
@@ -164,7 +165,7 @@ class Conv1d:
         self.stride = _positive_int("stride", stride)
         self.padding = _positive_int("padding", padding, minimum=0)
         self.dilation = _positive_int("dilation", dilation)
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype)
         rng = _rng(rng)
         bound = 1.0 / math.sqrt(in_channels * kernel_size)
         self.weight = Parameter(_uniform(rng, bound, (out_channels, in_channels, kernel_size), dtype))
@@ -226,7 +227,7 @@ class StrandConv1d:
         self.in_channels = 4
         self.out_channels = _positive_int("out_channels", out_channels)
         self.kernel_size = _positive_int("kernel_size", kernel_size)
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype)
         rng = _rng(rng)
         bound = 1.0 / math.sqrt(4 * kernel_size)
         self.weight = Parameter(_uniform(rng, bound, (out_channels, 4, kernel_size), dtype))
@@ -364,7 +365,7 @@ class Linear:
     def __init__(self, in_features, out_features, bias=True, rng=None, dtype=np.float32):
         self.in_features = _positive_int("in_features", in_features)
         self.out_features = _positive_int("out_features", out_features)
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype)
         rng = _rng(rng)
         bound = 1.0 / math.sqrt(in_features)
         self.weight = Parameter(_uniform(rng, bound, (out_features, in_features), dtype))
@@ -447,7 +448,7 @@ class AdditiveAttention:
 
     def __init__(self, hidden, rng=None, dtype=np.float32):
         self.hidden = _positive_int("hidden", hidden)
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype)
         rng = _rng(rng)
         bound = 1.0 / math.sqrt(2 * hidden)
         self.W = Parameter(_uniform(rng, bound, (hidden, 2 * hidden), dtype))

@@ -43,11 +43,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from motifnet.constants import ALPHABET_SIZE
 from motifnet.errors import UserError
 from motifnet.layers import (AdditiveAttention, Buffers, Conv1d, Flatten, GlobalMaxPool, Linear, MaxPool1d,
-                             Parameter, ReLU, StrandConv1d, pack_parameters)
-
-from motifnet.constants import ALPHABET_SIZE  # noqa: E402
+                             Parameter, ReLU, StrandConv1d, float_dtype, pack_parameters)
 
 
 class Model:
@@ -158,9 +157,7 @@ class GenomicsCNN(Model):
         self.seq_len, self.n_filters, self.kernel_size = int(seq_len), int(n_filters), int(kernel_size)
         self.pool_size, self.hidden, self.seed = int(pool_size), int(hidden), int(seed)
         self.fixed_length = self.seq_len
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
-            raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.dtype = float_dtype(dtype)
         rng = np.random.default_rng(seed)
         self.conv = Conv1d(ALPHABET_SIZE, n_filters, kernel_size, rng=rng, dtype=self.dtype)
         self.conv_relu = ReLU()
@@ -288,9 +285,7 @@ class DeepBind(Model):
     def __init__(self, n_filters=32, kernel_size=15, hidden=32, seed=0, dtype=np.float32):
         self.n_filters, self.kernel_size, self.hidden, self.seed = (int(n_filters), int(kernel_size),
                                                                     int(hidden), int(seed))
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
-            raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.dtype = float_dtype(dtype)
         rng = np.random.default_rng(seed)
         self.conv = StrandConv1d(n_filters, kernel_size, rng=rng, dtype=self.dtype)
         self.pool = GlobalMaxPool(groups=2)

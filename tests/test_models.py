@@ -340,3 +340,17 @@ def test_in_place_conv_relu_gives_the_layers_own_results(name):
         model.backward(g)  # the backward after the out-of-place forward
         np.testing.assert_array_equal(model.flat_grads, grads)
     np.testing.assert_array_equal(model.forward(codes), logits)  # and the model again
+
+
+@pytest.mark.parametrize("cls", [GenomicsCNN, GenomicsCNNWithAttention, DeepBind])
+def test_models_compute_in_float32_or_float64_only(cls):
+    from motifnet.attribution import model_in_dtype
+
+    for bad in (np.int32, np.float16):
+        with pytest.raises(TypeError, match=f"dtype must be float32 or float64, got {np.dtype(bad)}"):
+            cls(dtype=bad)
+    model = cls()
+    assert model.dtype == np.float32 and cls(dtype="float64").dtype == np.float64
+    assert model_in_dtype(model, np.float32) is model and model_in_dtype(model, np.float64).dtype == np.float64
+    with pytest.raises(TypeError, match="dtype must be float32 or float64, got int64"):
+        model_in_dtype(model, np.int64)
