@@ -137,14 +137,21 @@ def test_compile_notice_says_once_that_kernels_compile(tmp_path, monkeypatch):
     event.unregister("numba:compile", second)
 
 
+def _two_threads_on_a_fake_clock(monkeypatch, start_s, min_ns):
+    """2 threads, a threshold of ``min_ns``, no suspension yet, and a monotonic clock the
+    test moves: ``now[0]`` seconds."""
+    now = [start_s]
+    monkeypatch.setattr(jit_module.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(jit_module.numba, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(jit_module, "_min_ns", [min_ns])
+    monkeypatch.setattr(jit_module, "_suspension", {"strikes": 0, "until": 0.0, "pause": 1.0})
+    return now
+
+
 def test_threads_are_suspended_while_they_lose_and_resumed_after_a_pause(monkeypatch):
     # a parallel call slower than its serial estimate is a strike; STRIKES in a row
     # suspend threads for a pause that doubles while they keep losing
-    now = [1000.0]
-    monkeypatch.setattr(jit_module.time, "monotonic", lambda: now[0])
-    monkeypatch.setattr(jit_module.numba, "get_num_threads", lambda: 2)
-    monkeypatch.setattr(jit_module, "_min_ns", [1000.0])
-    monkeypatch.setattr(jit_module, "_suspension", {"strikes": 0, "until": 0.0, "pause": 1.0})
+    now = _two_threads_on_a_fake_clock(monkeypatch, 1000.0, 1000.0)
     assert not jit_module.use_threads(999.0) and jit_module.use_threads(1000.0)
     for _ in range(jit_module.STRIKES - 1):
         jit_module.thread_outcome(elapsed_ns=5000.0, serial_ns=2000.0)
@@ -166,11 +173,7 @@ def test_threads_are_suspended_while_they_lose_and_resumed_after_a_pause(monkeyp
 def test_serial_or_parallel_times_its_parallel_calls(monkeypatch):
     # a kernel declaring its cost per unit of work: its parallel calls are timed, and
     # once they keep losing to the estimate the serial compilation runs instead
-    now = [50.0]
-    monkeypatch.setattr(jit_module.time, "monotonic", lambda: now[0])
-    monkeypatch.setattr(jit_module.numba, "get_num_threads", lambda: 2)
-    monkeypatch.setattr(jit_module, "_min_ns", [100.0])
-    monkeypatch.setattr(jit_module, "_suspension", {"strikes": 0, "until": 0.0, "pause": 1.0})
+    _two_threads_on_a_fake_clock(monkeypatch, 50.0, 100.0)  # the clock stays at 50 s
     ticks = iter(range(0, 10**9, 10**6))  # every timed call "takes" 1 ms
     monkeypatch.setattr(jit_module.time, "perf_counter_ns", lambda: next(ticks))
     calls = []
