@@ -7,7 +7,6 @@ not into the repository.
 """
 
 import importlib.util
-import os
 import re
 import sys
 from pathlib import Path
@@ -25,8 +24,6 @@ _spec.loader.exec_module(build)
 REFRESH = "run `python docs/build.py` to refresh the page from the code"
 
 
-@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1",
-                    reason="the pages train real models: hours as plain Python under NUMBA_DISABLE_JIT=1")
 @pytest.mark.parametrize("page", build.PAGES)
 def test_page_runs_and_shows_what_it_prints(page, tmp_path):
     run = build.run_page(page, tmp_path)
