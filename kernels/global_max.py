@@ -111,7 +111,6 @@ __all__ = [
 ]
 
 
-
 # ----------------------------------------------------------------------------- 1. reference
 def global_max_forward_reference(x, n_valid, groups):
     """(F1)-(F2), one (sequence, channel) at a time, in float64: ``(y, argmax)``."""

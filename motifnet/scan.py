@@ -166,6 +166,7 @@ from typing import NamedTuple
 import numpy as np
 
 from motifnet.errors import UserError
+from motifnet.train import sigmoid  # scanning loads a model, hence train's imports, anyway
 
 DEFAULT_CHUNK_SIZE = 1 << 18          # bases per chunk: ~6 MB of working memory, as fast as 1-2 Mb chunks
 MIN_INFORMATIVE_FRACTION = 0.5        # a window with more N than this is not scored
@@ -180,15 +181,8 @@ __all__ = [
     "Region", "parse_region", "window_count", "WindowScores", "Scanner", "Calls", "SiteCaller",
     "merge_calls", "bed_score", "FilterMotif", "filter_pwm", "name_filters", "Calibration",
     "calibrate_threshold", "sample_background", "bedgraph_text", "bed_text", "SortedRecordFile",
-    "merge_site_files", "ScanSummary", "scan_fasta_to_folder", "logit_of", "sigmoid",
+    "merge_site_files", "ScanSummary", "scan_fasta_to_folder", "logit_of",
 ]
-
-
-def sigmoid(z):
-    """1 / (1 + exp(-z)) in float64, without overflow."""
-    z = np.asarray(z, dtype=np.float64)
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def logit_of(p: float) -> float:
