@@ -254,14 +254,6 @@ def run_prepare(spec: dict, info: dict) -> dict:
 
 
 # -------------------------------------------------------------------------------- train
-def _one_hot(codes: np.ndarray) -> np.ndarray:
-    """(N, 4, L) float32 of base codes (N, L); -1 (N, padding) is an all-zero column."""
-    x = np.zeros((codes.shape[0], 4, codes.shape[1]), dtype=np.float32)
-    for c in range(4):
-        x[:, c, :] = codes == c
-    return x
-
-
 VALIDATION_STEPS = 50  # Adam steps of the validation run: long enough to see a wrong gradient drift,
 # short enough that float32 rounding has not yet been amplified into a different trajectory
 # (after 625 steps two correct libraries' conv weights differ by ~20%: dead ReLUs, max-pool ties)
@@ -300,7 +292,9 @@ def _runner(lib: str, job: dict, n_limit: int | None = None):
                        lengths_valid=lva if variable else None, epochs=epochs, restore_best=False, **fit_kw)
             return hist, {n: p.data.copy() for n, p in model.parameters().items()}
         return run
-    xtr, xva = _one_hot(ctr), (None if cva is None else _one_hot(cva))
+    from motifnet.data import one_hot_codes  # numpy only: no numba in a torch or JAX worker
+
+    xtr, xva = one_hot_codes(ctr), (None if cva is None else one_hot_codes(cva))
     if lib == "torch":
         from benchmarks.torch_models import TORCH_MODELS, fit_torch, load_weights
 
@@ -381,10 +375,12 @@ def _plain(row: dict) -> dict:
 # --------------------------------------------------------------------------- first step
 def run_first_step(spec: dict, info: dict) -> dict:
     """Seconds for the first and second training step of each model (the first compiles)."""
+    from motifnet.data import one_hot_codes  # numpy only: no numba in a torch or JAX worker
+
     rng = np.random.default_rng(0)
     B, L = 32, spec.get("seq_len", 50)
     codes = rng.integers(0, 4, (B, L)).astype(np.int8)
-    x = _one_hot(codes)
+    x = one_hot_codes(codes)
     y = (rng.random(B) < 0.5).astype(np.float32)
     out = {}
     for name in spec["models"]:
