@@ -7,6 +7,7 @@ or matplotlib.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -123,3 +124,16 @@ def warn(message: str) -> None:
 
 def absolute(path: str) -> str:
     return path if "://" in path else os.path.abspath(path)
+
+
+def plain_json(value):
+    """``value`` with numpy scalars/arrays as Python numbers/lists, NaN/inf as None (plain JSON)."""
+    if isinstance(value, dict):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return plain_json(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

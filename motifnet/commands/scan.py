@@ -104,7 +104,7 @@ def _threshold(args, model, metadata, scanner_window, scanner_step, say):
 
 
 def run(args) -> int:
-    from motifnet.commands._common import absolute, load_run_model
+    from motifnet.commands._common import absolute, load_run_model, plain_json
 
     say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     if args.threads is not None:
@@ -155,7 +155,7 @@ def run(args) -> int:
                                             threshold=threshold, region=region, chunk_size=chunk_size,
                                             motif_db=database, quiet=args.quiet, settings=settings)
         summary.settings["outputs"] = ["windows.bedgraph"] + (["sites.bed"] if scanner.sites else [])
-        text = json.dumps(_plain(dataclass_dict(summary)), indent=2, allow_nan=False) + "\n"
+        text = json.dumps(plain_json(dataclass_dict(summary)), indent=2, allow_nan=False) + "\n"
         (tmp / "scan.json").write_text(text, encoding="utf-8")
     c, t = summary.counts, summary.timing
     rate = f"{t['mbp_per_s']:.1f} Mbp/s" if t["mbp_per_s"] else "-"
@@ -169,16 +169,3 @@ def run(args) -> int:
 def dataclass_dict(summary) -> dict:
     return {"settings": summary.settings, "counts": summary.counts, "filters": summary.filters,
             "timing": summary.timing}
-
-
-def _plain(value):
-    """``value`` as plain JSON: numpy scalars as numbers, NaN/inf as None."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "tolist"):
-        return _plain(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from motifnet.commands._common import (add_data_arguments, add_output_arguments, add_split_arguments, data_spec,
-                                       has_data_arguments, info, warn)
+                                       has_data_arguments, info, plain_json, warn)
 from motifnet.errors import UserError
 
 from motifnet.constants import MODEL_NAMES  # noqa: E402
@@ -205,7 +205,7 @@ def run(args) -> int:
                         f"sequences")
         warn(warnings[-1])
     best = [r["epoch"] for r in history if r["best"]]
-    metrics = _plain({
+    metrics = plain_json({
         "model": model_name,
         "test": result,
         "validation": valid_result,
@@ -226,7 +226,7 @@ def run(args) -> int:
         },
     })
     train_lengths = lengths[tr]
-    metadata = _plain({"model": model_name, "data": data_name,
+    metadata = plain_json({"model": model_name, "data": data_name,
                        "train_lengths": {"min": int(train_lengths.min()), "median": float(np.median(train_lengths)),
                                          "max": int(train_lengths.max())}})
     test_logits = predict_logits(model, codes[te], lengths[te])
@@ -253,16 +253,3 @@ def run(args) -> int:
     print(f"  true 1 (motif)    {fn:>11}  {tp:>11}")
     print(f"run folder: {out}", flush=True)
     return 0
-
-
-def _plain(value):
-    """``value`` with numpy scalars/arrays as Python numbers/lists, NaN/inf as None (plain JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "tolist"):  # numpy arrays and scalars
-        return _plain(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
