@@ -75,7 +75,7 @@ def markdown(results: dict) -> str:
         f"- machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, {m['platform']}; "
         f"load average (1, 5, 15 min) at start {_load(m.get('load_average_at_start'))}, "
         f"at end {_load(m.get('load_average_at_end'))}",
-        f"- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
+        "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
         f"- date (UTC): {m['date_utc']}, git {m['git_commit']}"
         + (f" + uncommitted changes in {', '.join(m['uncommitted_changes'])}" if m.get("uncommitted_changes") else "")
         + f"; suite took {meta.get('seconds', 0):.0f} s",

@@ -372,13 +372,6 @@ def _n_chunks(B: int, H: int, L: int) -> int:
     return min(B, numba.get_num_threads())
 
 
-def _n_chunks(B: int, H: int, L: int) -> int:
-    """Number of parallel row blocks for a call (1 means: run the serial loop nest)."""
-    if B < 2 or not use_parallel(B * L * H * H):
-        return 1
-    return min(B, numba.get_num_threads())
-
-
 def attention_forward_into(q, k, W, bias, v, context, weights, energy):
     """Fast (F1)-(F5), unchecked: writes ``context`` (B, H), ``weights`` (B, L) and the cache
     ``energy`` (B, L, H) that ``attention_backward_into`` takes.

@@ -220,7 +220,6 @@ def _forward_blocks(x, w, bias, y, stride, padding, dilation, seqs_per_block, bl
     # (F1): y[b,o,t] = bias[o] + sum_{c,k} w[o,c,k] * x[b,c,t*s + k*d - p]
     B, C_in, L = x.shape
     C_out, _, K = w.shape
-    L_out = y.shape[2]
     Lp = L + 2 * padding
     n_max = seqs_per_block * Lp
     # xcat rows run span - 1 past the block so the last positions' windows stay in bounds;
@@ -282,7 +281,6 @@ def _backward_blocks(dy, x, w, dx, dw, db, stride, padding, dilation, seqs_per_b
     # dx: (B, C_in, L) (if need_dx), dw: (C_out, C_in, K) and db: (C_out,) are ADDED to.
     B, C_in, L = x.shape
     C_out, _, K = w.shape
-    L_out = dy.shape[2]
     Lp = L + 2 * padding
     halo = dilation * (K - 1)  # span - 1
     n_max = seqs_per_block * Lp

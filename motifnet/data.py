@@ -32,7 +32,7 @@ the 1-based line, in one line of text, so the command line can print it as is.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np

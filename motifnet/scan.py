@@ -352,7 +352,7 @@ class Scanner:
         known (the record's last chunk); the record's first and last windows extend their
         bedGraph rows to its ends.
         """
-        W, S, K = self.window, self.step, self.kernel_size
+        W, S = self.window, self.step
         n = max(0, j1 - j0)
         start = (np.arange(j0, j0 + n, dtype=np.int64) * S)
         stop_at = offset + codes.shape[0] if record_length is None else record_length

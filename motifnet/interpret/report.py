@@ -46,8 +46,7 @@ from motifnet.interpret.ism import aligned_windows
 from motifnet.interpret.motifs import (best_window_starts, centred_starts, find_motif, gather_columns,
                                        match_motif, stack_windows)
 from motifnet.logos import save_logo
-from motifnet.motif.pwm import (Motif, consensus, information_content, pwm_from_windows, relu_normalise,
-                                reverse_complement_pwm)
+from motifnet.motif.pwm import Motif, consensus, information_content, pwm_from_windows, relu_normalise
 
 PSEUDOCOUNT = 0.5
 ATTENTION_WINDOW = 12
