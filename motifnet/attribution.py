@@ -84,7 +84,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from motifnet.data import one_hot_codes
+from motifnet.data import base_codes_of, one_hot_codes
 from motifnet.kernels.attention_deeplift import attention_deeplift_backward_into
 from motifnet.kernels.conv1d import conv1d_backward_into
 from motifnet.kernels.global_max import global_max_backward_into, global_max_deeplift_backward_into
@@ -166,15 +166,8 @@ def composition_reference(codes, lengths, frequencies) -> np.ndarray:
     return np.asarray(frequencies, dtype=np.float64)[None, :, None] * known[:, None, :]
 
 
-def _as_codes(x) -> np.ndarray:
-    """Base codes (N, L) int8 of x: codes as given, or one-hot floats read back (zero column -> -1)."""
-    if x.dtype == np.int8:
-        return x
-    col = x.sum(axis=1)
-    if not (np.all((x == 0) | (x == 1)) and np.all((col == 0) | (col == 1))):
-        raise ValueError("shuffled references need one-hot sequences (or base codes); for other inputs "
-                         "pass references as an array, 'uniform' or 4 base frequencies")
-    return np.where(col == 1, np.argmax(x, axis=1), -1).astype(np.int8)
+_NOT_ONE_HOT = ("shuffled references need one-hot sequences (or base codes); for other inputs "
+                "pass references as an array, 'uniform' or 4 base frequencies")
 
 
 def _references(references, codes, lengths, n_references, seed, dtype):
@@ -433,7 +426,7 @@ def deeplift(model, x, lengths=None, *, references="shuffle", n_references: int 
         raise ValueError(f"max_rule must be one of {', '.join(MAX_RULES)}, got {max_rule!r}")
     run = _deeplift_pass(model)
     work, x, onehot, lengths = _prepare(model, x, lengths, dtype)
-    ref_batch, R = _references(references, _as_codes(x), lengths, n_references, seed, work.dtype)
+    ref_batch, R = _references(references, base_codes_of(x, _NOT_ONE_HOT), lengths, n_references, seed, work.dtype)
     N, _, L = onehot.shape
     out = tuple(np.zeros((N, 4, L)) for _ in range(3))
     f_x, f_ref = np.zeros(N), np.zeros(N)
@@ -484,7 +477,7 @@ def integrated_gradients(model, x, lengths=None, *, references="shuffle", n_refe
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps must be an int >= 1, got {steps!r}")
     work, x, onehot, lengths = _prepare(model, x, lengths, dtype)
-    ref_batch, R = _references(references, _as_codes(x), lengths, n_references, seed, work.dtype)
+    ref_batch, R = _references(references, base_codes_of(x, _NOT_ONE_HOT), lengths, n_references, seed, work.dtype)
     alphas, weights = _quadrature(int(steps), method)
     N, _, L = onehot.shape
     out = tuple(np.zeros((N, 4, L)) for _ in range(3))

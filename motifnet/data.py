@@ -573,6 +573,21 @@ def one_hot_codes(codes) -> np.ndarray:
     return x
 
 
+def base_codes_of(x: np.ndarray, error: str) -> np.ndarray:
+    """Base codes (N, L) int8 of ``x``: ``x`` itself if it is int8 codes, else one-hot floats
+    (N, 4, L) read back (an all-zero column -> -1), the inverse of ``one_hot_codes``.
+
+    Raises ``ValueError(error)`` when float ``x`` is not one-hot (a value other than 0 and 1,
+    or a column with more than one 1): the caller says what it needed the codes for.
+    """
+    if x.dtype == np.int8:
+        return x
+    col = x.sum(axis=1)
+    if not (np.all((x == 0) | (x == 1)) and np.all((col == 0) | (col == 1))):
+        raise ValueError(error)
+    return np.where(col == 1, np.argmax(x, axis=1), -1).astype(np.int8)
+
+
 def one_hot(seqs) -> np.ndarray:
     """One-hot encode DNA sequences of one length in torch's (N, C, L) layout.
 

@@ -21,21 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from motifnet.data import base_codes_of
 from motifnet.kernels.ism import cnn_ism_into, deepbind_ism_into
 from motifnet.models import DeepBind, GenomicsCNN, GenomicsCNNWithAttention
 
 __all__ = ["fast_ism", "MUTANTS_PER_BATCH"]
 
 MUTANTS_PER_BATCH = 2048  # rows per forward pass of the attention model's fallback
-
-
-def _as_codes(x) -> np.ndarray:
-    if x.dtype == np.int8:
-        return x
-    col = x.sum(axis=1)
-    if not (np.all((x == 0) | (x == 1)) and np.all((col == 0) | (col == 1))):
-        raise ValueError("ISM substitutes bases: x must be base codes or one-hot sequences")
-    return np.where(col == 1, np.argmax(x, axis=1), -1).astype(np.int8)
 
 
 def _ism_by_forwards(model, codes, lengths, mutants_per_batch):
@@ -85,7 +77,8 @@ def fast_ism(model, x, lengths=None, *, mutants_per_batch: int = MUTANTS_PER_BAT
         each sequence's length.
     """
     x, lengths = model.check_input(x, lengths)
-    codes = np.ascontiguousarray(_as_codes(x))
+    codes = np.ascontiguousarray(base_codes_of(x, "ISM substitutes bases: x must be base codes or one-hot "
+                                                  "sequences"))
     N, L = codes.shape
     delta = np.zeros((N, 4, L))
     if N == 0:

@@ -582,3 +582,18 @@ def test_split_by_chromosome():
 ])
 def test_split_by_chromosome_errors(kwargs, match):
     raises_user_error(split_by_chromosome, ["chr1", "chr2", "chr1"], match=match, **kwargs)
+
+
+def test_base_codes_of_inverts_one_hot_codes_and_refuses_other_floats():
+    codes = np.array([[0, 1, 2, 3, -1], [3, -1, -1, 2, 0]], dtype=np.int8)
+    assert data.base_codes_of(codes, "unused") is codes
+    for dtype in (np.float32, np.float64):
+        back = data.base_codes_of(data.one_hot_codes(codes).astype(dtype), "unused")
+        assert back.dtype == np.int8
+        np.testing.assert_array_equal(back, codes)
+    two_ones = data.one_hot_codes(codes)
+    two_ones[0, :, 0] = [1, 1, 0, 0]
+    soft = data.one_hot_codes(codes) * 0.5
+    for bad in (two_ones, soft):
+        with pytest.raises(ValueError, match="^what the caller needed$"):
+            data.base_codes_of(bad, "what the caller needed")
