@@ -9,9 +9,35 @@ and an element-wise relative error there says nothing about the kernel.
 
 from __future__ import annotations
 
-import numpy as np
+import re
+import types
 
+import numpy as np
+import pytest
+
+from motifnet.errors import UserError
 from motifnet.gradcheck import gradient_errors, numerical_gradient  # noqa: F401  (re-exported)
+
+
+def write_file(tmp_path, name, content) -> str:
+    """``tmp_path / name`` holding ``content`` exactly (bytes as given, str as UTF-8, its
+    newlines untranslated); its path as a string, as a user would type it."""
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return str(path)
+
+
+def user_error_message(fn, *args, match, **kwargs) -> str:
+    """Call ``fn`` (running it through if it returns a generator: a reader's errors come
+    while it runs), expect a one-line ``UserError`` matching the regex ``match``; return it."""
+    with pytest.raises(UserError) as info:
+        result = fn(*args, **kwargs)
+        if isinstance(result, types.GeneratorType):  # not any iterator: an open file is one too
+            list(result)
+    message = str(info.value)
+    assert "\n" not in message, message
+    assert re.search(match, message), f"{message!r} does not match {match!r}"
+    return message
 
 
 def to_numpy(t) -> np.ndarray:

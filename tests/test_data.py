@@ -14,6 +14,8 @@ import re
 import numpy as np
 import pytest
 from checks import serve_folder
+from checks import user_error_message as raises_user_error
+from checks import write_file as write
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,32 +41,10 @@ from motifnet.data import (
     split_random,
     train_test_split,
 )
-from motifnet.errors import UserError
 
 EXPECTED_BASES = "expected A, C, G, T, N or an IUPAC ambiguity letter (R Y S W K M B D H V)"
 NAIVE_CODE = {"A": 0, "C": 1, "G": 2, "T": 3}
 NAIVE_COMPLEMENT = dict(zip("ACGTNRYSWKMBDHV", "TGCANYRSWMKVHDB"))
-
-
-def write(tmp_path, name, text, mode="w"):
-    path = tmp_path / name
-    if mode == "wb":
-        path.write_bytes(text)
-    else:
-        path.write_text(text, newline="")
-    return str(path)
-
-
-def raises_user_error(fn, *args, match, **kwargs):
-    """Call fn, expect a one-line UserError matching ``match`` (a regex); return the message."""
-    with pytest.raises(UserError) as info:
-        result = fn(*args, **kwargs)
-        if hasattr(result, "__next__"):  # a generator: errors come while it runs
-            list(result)
-    message = str(info.value)
-    assert "\n" not in message, message
-    assert re.search(match, message), f"{message!r} does not match {match!r}"
-    return message
 
 
 def naive_code(base):
@@ -119,7 +99,7 @@ def test_primer_files_load(tmp_path):
 
 def test_primer_files_gzip_by_content(tmp_path):
     # gzip under a plain name, and a plain file under a .gz name
-    s_path = write(tmp_path, "sequences.txt", gzip.compress(b"ACGT\nTTGA\n"), "wb")
+    s_path = write(tmp_path, "sequences.txt", gzip.compress(b"ACGT\nTTGA\n"))
     l_path = write(tmp_path, "labels.txt.gz", "1\n0\n")
     seqs, labels = load_primer(s_path, l_path)
     assert seqs == ["ACGT", "TTGA"] and labels.tolist() == [1, 0]
@@ -134,7 +114,7 @@ def test_crlf_trailing_whitespace_and_trailing_blank_lines(tmp_path):
 
 
 def test_byte_order_mark_is_skipped(tmp_path):
-    path = write(tmp_path, "s.txt", b"\xef\xbb\xbfACGT\nCC\n", "wb")
+    path = write(tmp_path, "s.txt", b"\xef\xbb\xbfACGT\nCC\n")
     assert read_sequences(path) == ["ACGT", "CC"]
 
 
@@ -169,9 +149,9 @@ def test_missing_empty_directory_binary(tmp_path, reader):
     raises_user_error(reader, write(tmp_path, "empty.txt", "\n \n"),
                       match=r"empty\.txt: .*(empty|no FASTA)")
     raises_user_error(reader, str(tmp_path), match="is a directory")
-    raises_user_error(reader, write(tmp_path, "bin.txt", b"AC\xffGT\n", "wb"),
+    raises_user_error(reader, write(tmp_path, "bin.txt", b"AC\xffGT\n"),
                       match=r"bin\.txt line 1: not a text file \(byte 0xff at column 3 is not UTF-8\)")
-    raises_user_error(reader, write(tmp_path, "nul.txt", b"ACGT\nA\x00GT\n", "wb"),
+    raises_user_error(reader, write(tmp_path, "nul.txt", b"ACGT\nA\x00GT\n"),
                       match=r"nul\.txt line 2: not a text file \(byte 0x00 at column 2 is a control")
 
 
@@ -239,8 +219,8 @@ def test_fasta_any_lengths_ambiguity_and_inner_whitespace(tmp_path):
 
 def test_fasta_gzip_detected_by_content(tmp_path):
     text = b">a\nACGT\n>b\nGG\n"
-    gz_named_fa = write(tmp_path, "x.fa", gzip.compress(text), "wb")
-    plain_named_gz = write(tmp_path, "y.fa.gz", text, "wb")
+    gz_named_fa = write(tmp_path, "x.fa", gzip.compress(text))
+    plain_named_gz = write(tmp_path, "y.fa.gz", text)
     assert read_fasta(gz_named_fa) == read_fasta(plain_named_gz) == [("a", "ACGT"), ("b", "GG")]
 
 
@@ -266,7 +246,7 @@ def test_fasta_errors(tmp_path, text, match, small_blocks):
 
 @pytest.mark.parametrize("block", [1, 2, 3, 4, 1 << 20])
 def test_fasta_byte_order_mark_whatever_the_block_size(tmp_path, block):
-    path = write(tmp_path, "bom.fa", b"\xef\xbb\xbf>a\nAC\n", "wb")
+    path = write(tmp_path, "bom.fa", b"\xef\xbb\xbf>a\nAC\n")
     saved = data.FASTA_BLOCK
     try:
         data.FASTA_BLOCK = block

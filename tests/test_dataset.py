@@ -15,6 +15,7 @@ import re
 
 import numpy as np
 import pytest
+from checks import write_file as write
 
 from motifnet.data import PRIMER_MOTIF, generate_data
 from motifnet.dataset import DataSpec, load_dataset
@@ -29,12 +30,6 @@ def codes_of(text):
 
 def random_dna(rng, n):
     return "".join(rng.choice(list("ACGT"), n))
-
-
-def write(tmp_path, name, text):
-    path = tmp_path / name
-    path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    return str(path)
 
 
 def fasta(records):

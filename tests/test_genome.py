@@ -7,36 +7,21 @@ every error names the BED file and line.
 from __future__ import annotations
 
 import gzip
-import re
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from checks import user_error_message as user_error
+from checks import write_file as write
 from hypothesis import strategies as st
 
 from motifnet.genome import Genome, Interval, read_bed, read_genome, windows_from_intervals
-from motifnet.errors import UserError
 
 CODE = {"A": 0, "C": 1, "G": 2, "T": 3}
 
 
 def codes_of(text):
     return [CODE.get(b.upper(), -1) for b in text]
-
-
-def user_error(fn, *args, match, **kwargs):
-    with pytest.raises(UserError) as info:
-        fn(*args, **kwargs)
-    message = str(info.value)
-    assert "\n" not in message, message
-    assert re.search(match, message), f"{message!r} does not match {match!r}"
-    return message
-
-
-def write(tmp_path, name, text):
-    path = tmp_path / name
-    path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    return str(path)
 
 
 # --------------------------------------------------------------------------- BED

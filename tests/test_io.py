@@ -18,9 +18,9 @@ import zipfile
 
 import pytest
 from checks import serve_folder
+from checks import user_error_message as user_error
 
 from motifnet._io import DEFAULT_MAX_INPUT_BYTES, iter_lines, max_input_bytes, open_input
-from motifnet.errors import UserError
 
 
 def read_all(source, what="a test file"):
@@ -31,15 +31,6 @@ def read_all(source, what="a test file"):
 def lines_of(path):
     with open_input(path) as stream:
         return list(iter_lines(stream, str(path)))
-
-
-def user_error(fn, *args, match):
-    with pytest.raises(UserError) as info:
-        fn(*args)
-    message = str(info.value)
-    assert "\n" not in message, message
-    assert re.search(match, message), f"{message!r} does not match {match!r}"
-    return message
 
 
 # --------------------------------------------------------------------------- opening
