@@ -143,6 +143,9 @@ def run(args) -> int:
     from motifnet.outputs import OutputFolder, check_output_folder
 
     check_output_folder(out, args.force)  # before any work, not after it
+    from motifnet.warmup import Warmup
+
+    warmup = Warmup()  # on a cold cache, a helper starts compiling while the data loads
 
     import json
 
@@ -177,6 +180,8 @@ def run(args) -> int:
     start = time.perf_counter()
     while True:
         model = _build(model_name, length, seed, hyper, data_name)
+        if not attempts:  # a first run's kernels compile on two cores (motifnet.warmup)
+            warmup.compile_for(model, x_train, l_train, args.batch_size, log=warn)
         if model_name == "deepbind" and int(lengths.min()) < model.min_length:
             raise UserError(f"{data_name}: the shortest sequence has {int(lengths.min())} bp, shorter than the "
                             f"filters ({model.min_length} bp); use a smaller --kernel-size")
