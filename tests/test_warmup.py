@@ -31,18 +31,11 @@ def _run_python(code, env=None, stdin=None, timeout=600):
 
 
 def test_a_claim_is_taken_once_and_remembered(tmp_path):
-    class D:  # the two things a claim reads of a dispatcher
-        py_func = test_a_claim_is_taken_once_and_remembered
-
-        @staticmethod
-        def typeof_pyval(a):
-            return type(a).__name__
-
     first, second = warmup._Claims(str(tmp_path)), warmup._Claims(str(tmp_path))
-    assert first.claim(D, (1, 2.0)) is True
-    assert second.claim(D, (1, 2.0)) is False          # the other process has it
-    assert second.claim(D, (1, 2)) is True             # other argument types: another kernel
-    assert first.claim(D, (1, 2.0)) is True            # remembered, not re-claimed
+    assert first.claim("k(int64, float64)") is True
+    assert second.claim("k(int64, float64)") is False   # the other process has it
+    assert second.claim("k(int64, int64)") is True      # other argument types: another kernel
+    assert first.claim("k(int64, float64)") is True     # remembered, not re-claimed
     assert len(list(tmp_path.iterdir())) == 2
 
 
@@ -53,14 +46,6 @@ from numba.core.dispatcher import Dispatcher
 from motifnet import warmup
 from motifnet.models import MODELS
 from motifnet.train import fit, evaluate
-
-seen, phase = {"dry": set(), "real": set()}, ["dry"]
-original = Dispatcher._compile_for_args
-def recording(self, *args, **kws):
-    key = f"{self.py_func.__module__}.{self.py_func.__qualname__}{tuple(self.typeof_pyval(a) for a in args)}"
-    seen[phase[0]].add(key)
-    return original(self, *args, **kws)
-Dispatcher._compile_for_args = recording
 
 name = sys.argv[1]
 rng = np.random.default_rng(0)
@@ -74,86 +59,119 @@ codes = rng.integers(0, 4, size=(70, L)).astype(np.int8)
 for i, n in enumerate(lengths):
     codes[i, n:] = -1
 labels = rng.integers(0, 2, size=70)
-warmup._dry_step(warmup.spec_of(model, codes[:50], lengths[:50], 16, 64))
-phase[0] = "real"
+
+found = warmup.kernels_of(warmup.spec_of(model, codes[:50], lengths[:50], 16, 64))
+nothing_compiled = all(len(d.signatures) == 0 for d, _ in found)
+class All:
+    def claim(self, key):
+        return True
+warmup.compile_kernels(found, All())
+
+missed = []
+original = Dispatcher._compile_for_args
+def recording(self, *args, **kws):
+    missed.append(f"{self.py_func.__qualname__}{tuple(self.typeof_pyval(a) for a in args)}")
+    return original(self, *args, **kws)
+Dispatcher._compile_for_args = recording
 fit(model, codes[:50], labels[:50], codes[50:], labels[50:], lengths_train=lengths[:50],
     lengths_valid=lengths[50:], epochs=2, batch_size=16)
 evaluate(model, codes[50:], labels[50:], lengths[50:])
-print(json.dumps({k: sorted(v) for k, v in seen.items()}))
+print(json.dumps({"found": [warmup._key(d, t) for d, t in found], "nothing_compiled": nothing_compiled,
+                  "missed": missed}))
 """
 
 
 @pytest.mark.parametrize("name", ["cnn", "attention", "deepbind"])
-def test_the_dry_step_calls_every_kernel_a_training_run_calls(name):
+def test_the_kernels_found_are_every_kernel_a_training_run_calls(name):
     # In a fresh process every kernel's first call with new argument types goes through
-    # _compile_for_args (a cache load included): after the dry step, a real fit and an
-    # evaluation must find every kernel they call already there.
+    # _compile_for_args (a cache load included): once the kernels found are compiled, a
+    # real fit and an evaluation must find every kernel they call already there.
     proc = _run_python(COVERAGE.replace("sys.argv[1]", repr(name)))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert len(seen["dry"]) >= 8, seen            # the step really ran its kernels
-    assert seen["real"] == [], f"the dry step missed: {seen['real']}"
-
-
-def test_a_kernel_claimed_elsewhere_is_neither_compiled_nor_run_here(tmp_path):
-    spec = warmup.spec_of(GenomicsCNN(seq_len=50), np.zeros((40, 50), np.int8), None, 16, 64)
-    code = f"""
-    import json, os
-    from numba.core.dispatcher import Dispatcher
-    from motifnet import warmup
-    from motifnet.kernels import relu
-    spec = json.loads({json.dumps(json.dumps(spec))})
-    folder = {str(tmp_path)!r}
-    keys = []
-    class Recorder(warmup._Claims):   # sees every first call, claims nothing
-        def claim(self, dispatcher, args):
-            keys.append(dispatcher.py_func.__qualname__)
-            return False
-    with Recorder(folder).installed():
-        warmup._dry_step(spec)
-    after = {{name: len(getattr(relu, name).serial.signatures) for name in ("_backward", "_forward")}}
-    print(json.dumps({{"keys": keys, "compiled": after, "claims": os.listdir(folder)}}))
-    """
-    proc = _run_python(code)
-    assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert "_forward_loops" in out["keys"] and "_adam_loop" in out["keys"], out["keys"]
-    assert out["compiled"] == {"_backward": 0, "_forward": 0}   # skipped, not compiled
-    assert out["claims"] == []                                          # and claimed nothing
+    assert len(out["found"]) >= 8, out["found"]      # the step really reached its kernels
+    assert out["nothing_compiled"]                   # finding them compiled nothing
+    assert out["missed"] == [], f"not found: {out['missed']}"
 
 
-def test_the_helper_compiles_exactly_the_unclaimed_kernels_into_the_cache(tmp_path):
-    # Every kernel of the dry step but relu's is claimed beforehand (as if by the parent):
-    # the helper, on an empty cache, must leave relu's kernels, and only those, in it.
-    claims, cache = tmp_path / "claims", tmp_path / "cache"
-    claims.mkdir()
-    cache.mkdir()
-    spec = warmup.spec_of(GenomicsCNN(seq_len=50), np.zeros((40, 50), np.int8), None, 16, 64)
+def _found_keys(spec):
     code = f"""
     import json
     from motifnet import warmup
     spec = json.loads({json.dumps(json.dumps(spec))})
-    class ClaimAllButRelu(warmup._Claims):
-        def claim(self, dispatcher, args):
-            if dispatcher.py_func.__module__.endswith(".relu"):
-                return False                 # left for the helper
-            super().claim(dispatcher, args)  # written to the folder
-            return False                     # and not compiled here either
-    with ClaimAllButRelu({str(claims)!r}).installed():
-        warmup._dry_step(spec)
+    print(json.dumps([warmup._key(d, t) for d, t in warmup.kernels_of(spec)]))
     """
-    env = {"NUMBA_CACHE_DIR": str(cache)}
-    proc = _run_python(code, env=env)
+    proc = _run_python(code)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert len(list(claims.iterdir())) >= 8
-    assert not list(cache.rglob("*.nbi"))           # nothing compiled yet
-    job = json.dumps({"folder": str(claims), "spec": spec}) + "\n"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _cnn_spec():
+    return warmup.spec_of(GenomicsCNN(seq_len=50), np.zeros((40, 50), np.int8), None, 16, 64)
+
+
+def test_a_kernel_claimed_elsewhere_is_not_compiled_here(tmp_path):
+    spec = _cnn_spec()
+    claims = warmup._Claims(str(tmp_path))
+    for key in _found_keys(spec):
+        if ".relu." not in key:
+            claims.claim(key)          # as if the other process had taken them
+    code = f"""
+    import json
+    from motifnet import warmup
+    from motifnet.kernels import conv1d_onehot, linear, relu
+    spec = json.loads({json.dumps(json.dumps(spec))})
+    warmup.compile_kernels(warmup.kernels_of(spec), warmup._Claims({str(tmp_path)!r}))
+    print(json.dumps({{"relu": len(relu._backward.serial.signatures) + len(relu._forward.serial.signatures),
+                      "others": len(conv1d_onehot._forward.serial.signatures) + len(linear._backward.serial.signatures)}}))
+    """
+    proc = _run_python(code)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"relu": 2, "others": 0}
+
+
+def test_the_helper_compiles_exactly_the_unclaimed_kernels_into_the_cache(tmp_path):
+    # Every kernel but relu's is claimed beforehand (as if by the parent): the helper, on
+    # an empty cache, must leave relu's kernels, and only those, in it.
+    folder, cache = tmp_path / "claims", tmp_path / "cache"
+    folder.mkdir()
+    cache.mkdir()
+    spec = _cnn_spec()
+    claims = warmup._Claims(str(folder))
+    keys = _found_keys(spec)
+    for key in keys:
+        if ".relu." not in key:
+            claims.claim(key)
+    assert len(keys) >= 8 and sum(claims.mine.values()) >= 6
+    job = json.dumps({"folder": str(folder), "spec": spec}) + "\n"
     helper = subprocess.run([sys.executable, "-m", "motifnet.warmup"], input=job, capture_output=True, text=True,
-                            env=dict(os.environ, **env), timeout=600, cwd=REPO)
+                            env=dict(os.environ, NUMBA_CACHE_DIR=str(cache)), timeout=600, cwd=REPO)
     assert helper.returncode == 0, helper.stderr[-3000:]
     compiled = sorted(p.name.split("-")[0] for p in cache.rglob("*.nbi"))
     assert compiled and all(name.startswith("relu.") for name in compiled), compiled
     assert {"relu._backward_loop", "relu._forward_loop"} <= set(compiled), compiled
+
+
+def test_largest_first():
+    from motifnet.kernels import conv1d_onehot, linear, relu
+
+    sizes = [warmup.code_size(f) for f in (conv1d_onehot._forward_loops, linear._backward_loops,
+                                           relu._forward_loop)]
+    assert sizes[0] > 400 and sizes[1] > 400 and sizes[2] < 150, sizes   # the callee counts in linear's
+
+    class Order:
+        def __init__(self):
+            self.keys = []
+
+        def claim(self, key):
+            self.keys.append(key)
+            return False
+
+    found = [(relu._forward.serial, ("a",)), (conv1d_onehot._forward.serial, ("b",)),
+             (linear._backward.serial, ("c",))]
+    order = Order()
+    warmup.compile_kernels(found, order)
+    assert [k.split("(")[0].rsplit(".", 2)[-2] for k in order.keys] == ["conv1d_onehot", "linear", "relu"]
 
 
 def test_the_helper_exits_quietly_when_it_is_not_needed():
