@@ -228,6 +228,8 @@ def _pool_loops(x, y, argmax, kernel_size, stride, padding, dilation):
 def _tiled_loops_for(K):
     """The tiling loop for one kernel size K, a compile-time constant of the loop."""
 
+    H = max(1, K // 2)  # the window's first half: [0, H), its second: [H, K)
+
     def _pool_tiled_loops(x, y, argmax):
         # x: (B, C, L)  y: (B, C, L_out) and argmax: (B, C, L_out) written; stride = K,
         # padding 0, dilation 1, so L_out * K <= L and no window reaches the padding.
@@ -244,13 +246,28 @@ def _tiled_loops_for(K):
             ar = a_flat[row * L_out:(row + 1) * L_out]
             for t in range(L_out):
                 i0 = t * K
+                # the window's two halves in two independent chains of selects (half the
+                # latency), then one select between them: the right half wins if its
+                # maximum is greater (so the first maximum wins) or NaN (so the last NaN
+                # wins); a NaN on the left only stays if the right has none, as it should
                 best = xr[i0]
                 best_i = i0
-                for k in range(1, K):
+                for k in range(1, H):
                     v = xr[i0 + k]
                     take = (v > best) | (v != v)  # first maximum wins, a NaN takes over
                     best = v if take else best
                     best_i = i0 + k if take else best_i
+                if K > 1:
+                    right = xr[i0 + H]
+                    right_i = i0 + H
+                    for k in range(H + 1, K):
+                        v = xr[i0 + k]
+                        take = (v > right) | (v != v)
+                        right = v if take else right
+                        right_i = i0 + k if take else right_i
+                    take = (right > best) | (right != right)
+                    best = right if take else best
+                    best_i = right_i if take else best_i
                 yr[t] = best
                 ar[t] = best_i
 
