@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         module = importlib.import_module(f"motifnet.commands.{name}")
         sub = module.add_parser(subparsers)
-        sub.set_defaults(run=module.run)
+        sub.set_defaults(run=module.run, prepare=getattr(module, "prepare", None))
     return parser
 
 
@@ -139,6 +139,8 @@ def main(argv=None) -> int:
             parser.print_help()
             return 2
         command = f"motifnet {args.command}"
+        if args.prepare is not None:  # work to start before Numba's import (motifnet.warmup)
+            args.prepare(args)
         if _announce_compilation["on"]:
             from motifnet.compile_notice import install
 

@@ -136,6 +136,15 @@ def _fmt(value, spec=".4f"):
 
 
 # --------------------------------------------------------------------------- the command
+def prepare(args):
+    """Before Numba is imported (``motifnet.cli`` calls this first): start the process that
+    shares a first run's compiling (``motifnet.warmup``), so that its start-up overlaps ours."""
+    from motifnet.warmup import Warmup
+
+    args.warmup = Warmup()
+    return args.warmup
+
+
 def run(args) -> int:
     model_name, epochs, valid_fraction, patience, hyper = _resolve(args)
     spec = data_spec(args, valid_fraction=valid_fraction)
@@ -143,9 +152,7 @@ def run(args) -> int:
     from motifnet.outputs import OutputFolder, check_output_folder
 
     check_output_folder(out, args.force)  # before any work, not after it
-    from motifnet.warmup import Warmup
-
-    warmup = Warmup()  # on a cold cache, a helper starts compiling while the data loads
+    warmup = getattr(args, "warmup", None) or prepare(args)
 
     import json
 
