@@ -100,35 +100,31 @@ def spec_of(model, x, lengths, batch_size: int, eval_batch_size: int) -> dict:
             "batch_size": int(batch_size), "eval_batch_size": int(eval_batch_size)}
 
 
-class _ZeroBuffers:
-    """``layers.Buffers`` whose new arrays are zeros: in the dry step a skipped kernel leaves
-    its output as it was made, and zeros are valid values *and indices* (a max-pool's argmax)
-    for any kernel that reads them."""
-
-    __slots__ = ("_arrays",)
-
-    def __init__(self):
-        self._arrays = {}
-
-    def get(self, name, shape, dtype):
-        a = self._arrays.get(name)
-        if a is None or a.shape != shape or a.dtype != dtype:
-            a = self._arrays[name] = np.zeros(shape, dtype=dtype)
-        return a
-
-    def zeros(self, name, shape, dtype):
-        a = self.get(name, shape, dtype)
-        a.fill(0)
-        return a
-
-
-def _zero_buffers(*objects):
+def _zero_buffers(obj, _seen=None) -> None:
+    """Give ``obj`` and every motifnet object it holds (layers, recursively) buffers whose new
+    arrays are zeros: in the recording step a skipped kernel leaves its output as it was
+    made, and zeros are valid values *and indices* (a max-pool's argmax) for any kernel
+    already compiled here that reads it."""
     from motifnet.layers import Buffers
 
-    for obj in objects:
-        for owner in (obj, *vars(obj).values()):
-            if isinstance(getattr(owner, "_buffers", None), Buffers):
-                owner._buffers = _ZeroBuffers()
+    class ZeroBuffers(Buffers):
+        __slots__ = ()
+
+        def get(self, name, shape, dtype):
+            a = self._arrays.get(name)
+            if a is None or a.shape != shape or a.dtype != dtype:
+                a = self._arrays[name] = np.zeros(shape, dtype=dtype)
+            return a
+
+    _seen = set() if _seen is None else _seen
+    if id(obj) in _seen or not type(obj).__module__.startswith("motifnet"):
+        return
+    _seen.add(id(obj))
+    for name, value in list(vars(obj).items()):
+        if isinstance(value, Buffers):
+            setattr(obj, name, ZeroBuffers())
+        elif hasattr(value, "__dict__"):
+            _zero_buffers(value, _seen)
 
 
 def _step(spec: dict) -> None:
@@ -141,7 +137,8 @@ def _step(spec: dict) -> None:
     dtype = np.dtype(spec["dtype"])
     model = MODELS[spec["architecture"]](**spec["hyperparameters"], dtype=dtype)
     loss_fn = BCEWithLogitsLoss()
-    _zero_buffers(model, loss_fn)
+    _zero_buffers(model)
+    _zero_buffers(loss_fn)
     tail = tuple(spec["x_shape"])
     for rows, train in ((min(spec["batch_size"], spec["n"]), True), (min(spec["eval_batch_size"], spec["n"]), False)):
         x = np.zeros((rows,) + tail, dtype=np.dtype(spec["x_dtype"]))

@@ -194,3 +194,29 @@ def test_it_can_be_turned_off(monkeypatch):
     w = warmup.Warmup()
     assert w.helper is None
     assert w.compile_for(GenomicsCNN(seq_len=50), np.zeros((40, 50), np.int8))["compiled_here"] == 0
+
+
+@pytest.mark.parametrize("name", ["cnn", "attention", "deepbind"])
+def test_every_buffer_of_the_recording_copy_is_made_as_zeros(name):
+    # a kernel already compiled in the process runs in the recording step on what the
+    # skipped ones left: that must be zeros (valid values and indices), not np.empty's
+    from motifnet.layers import Buffers
+    from motifnet.models import MODELS
+
+    model = MODELS[name]() if name == "deepbind" else MODELS[name](seq_len=50)
+    warmup._zero_buffers(model)
+    found, stack, seen = [], [model], set()
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or not type(obj).__module__.startswith("motifnet"):
+            continue
+        seen.add(id(obj))
+        for value in vars(obj).values():
+            if isinstance(value, Buffers):
+                found.append(value)
+            elif hasattr(value, "__dict__"):
+                stack.append(value)
+    assert len(found) >= 6
+    for buffers in found:
+        assert type(buffers).__name__ == "ZeroBuffers"    # replaced, not just lucky memory
+        assert not buffers.get("probe", (1000,), np.int64).any()
