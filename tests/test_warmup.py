@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -220,3 +222,43 @@ def test_every_buffer_of_the_recording_copy_is_made_as_zeros(name):
     for buffers in found:
         assert type(buffers).__name__ == "ZeroBuffers"    # replaced, not just lucky memory
         assert not buffers.get("probe", (1000,), np.int64).any()
+
+
+def _helpers_using(cache: Path) -> list[int]:
+    """pids of live processes running motifnet.warmup with this NUMBA_CACHE_DIR (from /proc: Linux)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes()
+            env = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().split(")")[-1].split()[0]
+        except OSError:
+            continue
+        if b"motifnet.warmup" in cmd and f"NUMBA_CACHE_DIR={cache}".encode() in env and state != "Z":
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupt_while_two_processes_compile_stops_both_and_leaves_nothing(tmp_path, signum, status):
+    cache, tmp, out = tmp_path / "cache", tmp_path / "tmp", tmp_path / "run"
+    cache.mkdir()
+    tmp.mkdir()
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), TMPDIR=str(tmp), MOTIFNET_COMPILE_HELPER="1")
+    proc = subprocess.Popen([sys.executable, "-m", "motifnet", "train", "--quiet", "--out", str(out)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    deadline = time.monotonic() + 120
+    while not _helpers_using(cache) or not list(tmp.glob("motifnet-compile-*")):
+        assert proc.poll() is None and time.monotonic() < deadline, "no helper compiling"
+        time.sleep(0.02)
+    time.sleep(0.3)  # both are compiling now
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == status, stderr
+    assert stderr.splitlines()[-1] == "motifnet train: interrupted", stderr
+    assert "Traceback" not in stderr
+    time.sleep(0.2)
+    assert _helpers_using(cache) == []          # the helper went with it
+    assert list(tmp.iterdir()) == [] and not out.exists()   # no claims folder, no run folder
