@@ -409,9 +409,11 @@ def _has_internal() -> bool:
 def _helper_main(argv) -> int:
     # Imports and Numba's compiler start-up (~0.3 s each here) happen while the parent
     # reads its data; then the job arrives on stdin (nothing: the parent needs no help).
+    import importlib
+
     import numba
 
-    import motifnet.models  # noqa: F401  (every kernel module)
+    importlib.import_module("motifnet.models")  # every kernel module
 
     if "--if-cold" in argv and not is_cold():  # the parent decides the same and sends nothing
         return 0
