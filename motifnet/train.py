@@ -313,15 +313,27 @@ def saliency(model, x, mode="sum", lengths=None) -> np.ndarray:
     "grad_x_input": (grad * x) summed over channels, clipped at 0 (the primer's:
     for one-hot x it is the gradient at the base present, where positive).
     """
-    from motifnet.data import one_hot_codes
-
     if mode not in SALIENCY_MODES:
         raise ValueError(f"mode must be one of {', '.join(SALIENCY_MODES)}, got {mode!r}")
+    return saliency_maps(model, x, lengths, modes=(mode,))[mode]
+
+
+def saliency_maps(model, x, lengths=None, modes=SALIENCY_MODES) -> dict:
+    """``{mode: saliency(model, x, mode)}`` for several modes from ONE input gradient."""
+    from motifnet.data import one_hot_codes
+
+    for mode in modes:
+        if mode not in SALIENCY_MODES:
+            raise ValueError(f"mode must be one of {', '.join(SALIENCY_MODES)}, got {mode!r}")
     if isinstance(x, np.ndarray) and x.dtype == np.int8:
         x = one_hot_codes(x).astype(model.dtype)
     grad = input_gradient(model, x, lengths)
-    if mode == "sum":
-        return np.abs(grad).sum(axis=1)
-    if mode == "max":
-        return np.abs(grad).max(axis=1)
-    return np.maximum((grad * x).sum(axis=1), 0)
+    out = {}
+    for mode in modes:
+        if mode == "sum":
+            out[mode] = np.abs(grad).sum(axis=1)
+        elif mode == "max":
+            out[mode] = np.abs(grad).max(axis=1)
+        else:
+            out[mode] = np.maximum((grad * x).sum(axis=1), 0)
+    return out

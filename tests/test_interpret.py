@@ -404,22 +404,22 @@ def test_the_saliency_motif_is_taken_from_gradient_times_input(tmp_path, monkeyp
 
     rng = np.random.default_rng(8)
     x_pos, starts = planted(rng, 16, 50, max_start=MAX_SEEN)
-    real = train.saliency
+    def fake_maps(model, x, lengths=None, modes=train.SALIENCY_MODES):
+        maps = {}
+        for mode in modes:
+            out = np.zeros((len(x), 50))
+            for i, s in enumerate(starts):
+                if mode == "grad_x_input":
+                    out[i, s:s + 12] = 1.0
+                else:  # the other forms peak 12 bases away from the motif
+                    far = (s + 24) % 38
+                    out[i, far:far + 12] = 5.0
+            maps[mode] = out
+        return maps
 
-    def fake_saliency(model, x, mode="sum", lengths=None):
-        out = np.zeros((len(x), 50))
-        for i, s in enumerate(starts):
-            if mode == "grad_x_input":
-                out[i, s:s + 12] = 1.0
-            else:  # the other forms peak 12 bases away from the motif
-                far = (s + 24) % 38
-                out[i, far:far + 12] = 5.0
-        return out
-
-    monkeypatch.setattr(train, "saliency", fake_saliency)
+    monkeypatch.setattr(train, "saliency_maps", fake_maps)
     result = _interpret(tmp_path, motif_detector(), x_pos)
     assert result["methods"]["saliency"]["consensus"] == MOTIF
-    monkeypatch.setattr(train, "saliency", real)
 
 
 def test_the_attention_window_is_centred_on_the_attention_maximum(tmp_path):

@@ -18,7 +18,8 @@ from motifnet.data import encode, generate_data, one_hot, one_hot_codes, reverse
 from motifnet.errors import UserError
 from motifnet.models import MODELS, DeepBind, GenomicsCNN, GenomicsCNNWithAttention, build_model
 from motifnet.train import (TrainingDiverged, auprc, auroc, evaluate, fit, input_gradient, precision_recall_curve,
-                            predict_logits, predict_proba, roc_curve, saliency, stalled)
+                            predict_logits, predict_proba, roc_curve, saliency, saliency_maps, stalled)
+from motifnet.train import SALIENCY_MODES
 
 NAMES = list(MODELS)
 
@@ -174,6 +175,12 @@ def test_input_gradient_and_saliency_match_torch(name):
                  np.maximum((grad * x).sum(axis=1), 0), rtol=1e-4)
     with pytest.raises(ValueError, match="mode"):
         saliency(model, x, "mean")
+    maps = saliency_maps(model, x)  # all three from one gradient, as the interpret report takes them
+    assert sorted(maps) == sorted(SALIENCY_MODES)
+    for mode, value in maps.items():
+        assert_close(f"saliency_maps {mode}", value, saliency(model, x, mode), rtol=1e-6)
+    with pytest.raises(ValueError, match="mode"):
+        saliency_maps(model, x, modes=("sum", "mean"))
 
 
 def test_fit_learns_the_planted_motif_and_is_reproducible():
