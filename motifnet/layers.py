@@ -44,7 +44,7 @@ from motifnet.kernels.conv1d_onehot import (MAX_CHANNELS, conv1d_onehot_backward
 from motifnet.kernels.global_max import global_max_backward_into, global_max_forward_into
 from motifnet.kernels.linear import linear_backward_into, linear_forward_into
 from motifnet.kernels.maxpool1d import maxpool1d_backward_into, maxpool1d_forward_into, maxpool1d_output_length
-from motifnet.kernels.relu import relu_backward_into, relu_forward_into
+from motifnet.kernels.relu import relu_backward_in_place_into, relu_backward_into, relu_forward_into
 from motifnet.kernels.revcomp import revcomp_backward_into, revcomp_forward_into
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -415,7 +415,15 @@ class ReLU:
         relu_forward_into(x, self.y)
         return self.y
 
-    def backward(self, dy, dx=None):
+    def backward(self, dy, dx=None, in_place=False):
+        """Add the input gradient into ``dx`` (the layer's own zeroed buffer by default); or,
+        ``in_place``, write it over ``dy`` and return ``dy``, when nothing else reads ``dy``
+        afterwards (a layer's own input-gradient buffer: one array less to zero and read)."""
+        if in_place:
+            if dx is not None:
+                raise ValueError("ReLU.backward: in_place writes over dy; dx must be None")
+            relu_backward_in_place_into(dy, self.y)
+            return dy
         dx = _accumulator(self._buffers, "dx", dx, dy.shape, dy.dtype)
         relu_backward_into(dy, self.y, dx)
         return dx

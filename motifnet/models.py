@@ -196,9 +196,11 @@ class GenomicsCNN(Model):
     def backward(self, d_logits: np.ndarray, need_input_grad: bool = False):
         """Add d loss / d parameter into the grads; return d loss / d x (N, 4, L) if asked."""
         dz = self.fc2.backward(d_logits.reshape(-1, 1))
-        d_pooled = self.flatten.backward(self.fc1.backward(self.fc1_relu.backward(dz)))
+        # the ReLUs' gradients in place: dz and dh are fc2's and the pool's own input-gradient
+        # buffers, which nothing reads afterwards (zeroed again at their next backward)
+        d_pooled = self.flatten.backward(self.fc1.backward(self.fc1_relu.backward(dz, in_place=True)))
         dh = self.pool.backward(d_pooled)
-        return self.conv.backward(self.conv_relu.backward(dh), need_input_grad=need_input_grad)
+        return self.conv.backward(self.conv_relu.backward(dh, in_place=True), need_input_grad=need_input_grad)
 
     def conv_activations(self, x: np.ndarray) -> np.ndarray:
         """The filters' responses after ReLU, before pooling: (N, n_filters, L_conv), a copy."""
@@ -243,15 +245,17 @@ class GenomicsCNNWithAttention(GenomicsCNN):
         H = self.hidden
         d_cat = self.fc2.backward(d_logits.reshape(-1, 1))                  # (N, 2*hidden)
         d_cnn, d_attn = np.ascontiguousarray(d_cat[:, :H]), np.ascontiguousarray(d_cat[:, H:])
-        d_context = self.fc_attn.backward(self.fc_attn_relu.backward(d_attn))
+        # the ReLUs' gradients in place: d_cnn and d_attn are disjoint copies (or views) of
+        # fc2's own input-gradient buffer, dh is the pool's; nothing reads them afterwards
+        d_context = self.fc_attn.backward(self.fc_attn_relu.backward(d_attn, in_place=True))
         pooled_shape = self.attention.k.shape  # the pooled features were the keys
         d_pooled = self._buffers.zeros("d_pooled", pooled_shape, self.dtype)  # where three paths meet:
         d_query, _ = self.attention.backward(d_context, dk=d_pooled)          # keys = values
         d_pooled += d_query[:, :, None] * self._inv_pool_length               # query = mean of pooled
-        self.fc1.backward(self.fc1_relu.backward(d_cnn),                      # the dense branch
+        self.fc1.backward(self.fc1_relu.backward(d_cnn, in_place=True),       # the dense branch
                           dx=d_pooled.reshape(pooled_shape[0], -1))
         dh = self.pool.backward(d_pooled)
-        return self.conv.backward(self.conv_relu.backward(dh), need_input_grad=need_input_grad)
+        return self.conv.backward(self.conv_relu.backward(dh, in_place=True), need_input_grad=need_input_grad)
 
     def attention_weights(self, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """Attention over the pooled positions for each sequence: (N, L_pool), rows sum to 1."""
@@ -310,7 +314,8 @@ class DeepBind(Model):
 
     def backward(self, d_logits: np.ndarray, need_input_grad: bool = False):
         dz = self.fc2.backward(d_logits.reshape(-1, 1))
-        dm = self.pool_relu.backward(self.fc1.backward(self.fc1_relu.backward(dz)))
+        # ReLUs in place: dz and fc1's result are fc2's and fc1's own input-gradient buffers
+        dm = self.pool_relu.backward(self.fc1.backward(self.fc1_relu.backward(dz, in_place=True)), in_place=True)
         dy = self.pool.backward(dm)
         return self.conv.backward(dy, need_input_grad=need_input_grad)
 

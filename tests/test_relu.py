@@ -93,3 +93,37 @@ def test_in_place_forward_equals_the_two_array_forward(n):
     view = x.copy()
     relu_forward_into(view, view.reshape(-1))  # another view of the same memory
     np.testing.assert_array_equal(view, y)
+
+
+@pytest.mark.parametrize("n", [1, 16385, 40000])
+def test_in_place_backward_equals_adding_into_zeros(n):
+    # (B1') over dy must be (B1) added into a zeroed dx, NaN and signed zeros included, in
+    # both compilations; and the layer's in_place option returns dy itself
+    from motifnet.kernels.relu import _backward_in_place, relu_backward_in_place_into
+    from motifnet.layers import ReLU
+
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((2, n)).astype(np.float32)
+    x[:, ::7] = 0.0
+    x[:, ::11] = np.nan
+    y = np.empty_like(x)
+    relu_forward_into(x, y)
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    dy[:, ::5] = -0.0
+    dx = np.zeros_like(x)
+    relu_backward_into(dy, y, dx)
+    np.testing.assert_array_equal(dx, relu_backward_reference(dy, y).astype(np.float32))
+    for kernel in (_backward_in_place.serial, _backward_in_place.parallel):
+        over = dy.copy()
+        kernel(over.reshape(-1), y.reshape(-1))
+        np.testing.assert_array_equal(over, dx)
+    over = dy.copy()
+    relu_backward_in_place_into(over, y)
+    np.testing.assert_array_equal(over, dx)
+    layer = ReLU()
+    layer.forward(x)
+    over = dy.copy()
+    assert layer.backward(over, in_place=True) is over
+    np.testing.assert_array_equal(over, dx)
+    with pytest.raises(ValueError, match="in_place"):
+        layer.backward(over, dx=np.zeros_like(over), in_place=True)
