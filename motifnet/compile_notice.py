@@ -22,30 +22,42 @@ MESSAGE = ("motifnet: compiling the kernels for this machine (first run only: la
 _installed = {}  # stream id -> listener, so that install() twice does not print twice
 
 
+def first_compile_listener(callback):
+    """A Numba event listener that calls ``callback()`` once, when the first compilation
+    after its registration starts (register it for ``"numba:compile"``), and then nothing.
+    The notice below uses one; so does ``motifnet.warmup``, to start its helper late."""
+    from numba.core import event
+
+    class _OnFirstCompile(event.Listener):
+        def __init__(self):
+            self.fired = False
+
+        def on_start(self, ev):
+            if not self.fired:
+                self.fired = True
+                callback()
+
+        def on_end(self, ev):
+            pass
+
+    return _OnFirstCompile()
+
+
 def install(stream=None):
     """Register the listener; return it.  ``stream``: where to print (default: sys.stderr
     at the time of the first compilation)."""
     from numba.core import event
 
-    class _CompileNotice(event.Listener):
-        def __init__(self):
-            self.said = False
-
-        def on_start(self, ev):
-            if not self.said:
-                self.said = True
-                out = stream if stream is not None else sys.stderr
-                try:
-                    print(MESSAGE, file=out, flush=True)
-                except (OSError, ValueError):  # a closed or full stderr is not worth failing for
-                    pass
-
-        def on_end(self, ev):
+    def say():
+        out = stream if stream is not None else sys.stderr
+        try:
+            print(MESSAGE, file=out, flush=True)
+        except (OSError, ValueError):  # a closed or full stderr is not worth failing for
             pass
 
     key = id(stream)
     listener = _installed.get(key)
     if listener is None:
-        listener = _installed[key] = _CompileNotice()
+        listener = _installed[key] = first_compile_listener(say)
         event.register("numba:compile", listener)
     return listener

@@ -76,11 +76,6 @@ def _jit_cache_on() -> bool:
     return _jit.CACHE
 
 
-def enabled() -> bool:
-    """Whether a helper process may compile kernels for this one, into a cache both read."""
-    return may_help() and _jit_cache_on()
-
-
 def _read_done(stream, timeout: float) -> bool:
     """Whether the helper said "done" within ``timeout`` seconds (False: it failed or hung)."""
     try:
@@ -93,7 +88,7 @@ def _read_done(stream, timeout: float) -> bool:
 
 
 def spec_of(model, x, lengths, batch_size: int, eval_batch_size: int) -> dict:
-    """What the helper needs to rebuild the dry step: JSON-able."""
+    """What the helper needs to run the same recording step (``_step``): JSON-able."""
     return {"architecture": model.name, "hyperparameters": model.hyperparameters(),
             "dtype": np.dtype(model.dtype).name, "x_dtype": np.dtype(x.dtype).name,
             "x_shape": list(x.shape[1:]), "n": int(x.shape[0]), "variable_length": lengths is not None,
@@ -259,24 +254,6 @@ def _prime(x):
     return s
 
 
-def _first_compile_listener(callback):
-    from numba.core import event
-
-    class _OnFirstCompile(event.Listener):
-        def __init__(self):
-            self.fired = False
-
-        def on_start(self, ev):
-            if not self.fired:
-                self.fired = True
-                callback()
-
-        def on_end(self, ev):
-            pass
-
-    return _OnFirstCompile()
-
-
 def is_cold() -> bool:
     """Whether Numba's cache lacks the kernel every model calls first (the one-hot
     convolution's forward): then a run is about to compile.  Reads the cache's index file
@@ -294,7 +271,8 @@ class Warmup:
 
     ``Warmup()`` starts the helper at once when ``is_cold()`` (it imports the kernels and
     starts Numba's compiler while this process reads its data); ``compile_for(model, x,
-    lengths, batch_size)`` then runs the dry step here and in the helper, and waits for it.
+    lengths, batch_size)`` then finds and compiles the kernels here and in the helper, and
+    waits for it.
     A ``Warmup`` never used leaves nothing behind: the helper exits when this process does.
     """
 
@@ -378,6 +356,8 @@ class Warmup:
     def _compile_with_helper(self, found, claims, folder, spec):
         from numba.core import event
 
+        from motifnet.compile_notice import first_compile_listener
+
         if self.helper is not None:
             self._send(folder, spec)
 
@@ -387,7 +367,7 @@ class Warmup:
                 if self.helper is not None:
                     self._send(folder, spec)
 
-        listener = _first_compile_listener(late_start)
+        listener = first_compile_listener(late_start)
         event.register("numba:compile", listener)
         try:
             compile_kernels(found, claims)

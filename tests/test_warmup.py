@@ -1,9 +1,10 @@
 """motifnet.warmup: a first run's kernels compiled by two processes.
 
-What must hold: the dry step calls every kernel a real training run calls first, with the
-same argument types (else the real run compiles again, alone); a kernel claimed by the
-other process is neither compiled nor run here; the helper compiles exactly the kernels
-nobody claimed, into the shared cache; a model being trained is never touched.
+What must hold: the kernels found are every kernel a real training run calls first, with
+the same argument types (else the real run compiles again, alone), and finding them
+compiles nothing; a kernel claimed by the other process is not compiled here; the helper
+compiles exactly the kernels nobody claimed, into the shared cache; a model being trained
+is never touched; an interrupt stops both processes.
 """
 
 from __future__ import annotations
