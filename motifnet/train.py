@@ -313,9 +313,7 @@ def saliency(model, x, mode="sum", lengths=None) -> np.ndarray:
     "grad_x_input": (grad * x) summed over channels, clipped at 0 (the primer's:
     for one-hot x it is the gradient at the base present, where positive).
     """
-    if mode not in SALIENCY_MODES:
-        raise ValueError(f"mode must be one of {', '.join(SALIENCY_MODES)}, got {mode!r}")
-    return saliency_maps(model, x, lengths, modes=(mode,))[mode]
+    return saliency_maps(model, x, lengths, modes=(mode,))[mode]  # which checks the mode
 
 
 def saliency_maps(model, x, lengths=None, modes=SALIENCY_MODES) -> dict:

@@ -77,13 +77,19 @@ def test_parallel_loops_match_serial_and_add(n):
     np.testing.assert_array_equal(dx_s, (relu_backward_reference(dy, y_s) + 1).astype(np.float32))
 
 
-@pytest.mark.parametrize("n", [1, 16385, 40000])
-def test_in_place_forward_equals_the_two_array_forward(n):
+def _edge_input(n):
+    """(rng, x (2, n) float32 with zeros, NaNs and -0.0 among normal values)."""
     rng = np.random.default_rng(n)
     x = rng.standard_normal((2, n)).astype(np.float32)
     x[:, ::7] = 0.0
     x[:, ::11] = np.nan
     x[:, ::13] = -0.0
+    return rng, x
+
+
+@pytest.mark.parametrize("n", [1, 16385, 40000])
+def test_in_place_forward_equals_the_two_array_forward(n):
+    _, x = _edge_input(n)
     y = np.empty_like(x)
     relu_forward_into(x, y)
     inplace = x.copy()
@@ -102,10 +108,7 @@ def test_in_place_backward_equals_adding_into_zeros(n):
     from motifnet.kernels.relu import _backward_in_place, relu_backward_in_place_into
     from motifnet.layers import ReLU
 
-    rng = np.random.default_rng(n)
-    x = rng.standard_normal((2, n)).astype(np.float32)
-    x[:, ::7] = 0.0
-    x[:, ::11] = np.nan
+    rng, x = _edge_input(n)
     y = np.empty_like(x)
     relu_forward_into(x, y)
     dy = rng.standard_normal(x.shape).astype(np.float32)
