@@ -5,6 +5,14 @@
     x (N, 4, L) -> Conv1d(4 -> 32, 12) -> ReLU -> MaxPool1d(4) -> Flatten (288 at L=50)
                 -> Linear(288 -> 16) -> ReLU -> Linear(16 -> 1) -> logits (N,)
 
+  computed as Conv1d -> MaxPool1d -> ReLU, which is the same function with the same
+  gradients at a quarter of the ReLU's cost (see DeepBind below for why; a window
+  whose max is <= 0 gives 0 and sends nothing back either way, whatever its argmax).
+  A training step (batch 32, 1 thread; the two orders alternating in one process, 40
+  blocks of 10 steps, median ratio) got 1.05x faster at L = 1000, 1.03x at L = 200,
+  and stayed the same at L = 50.  (DeepLIFT's multipliers do depend on the order, so
+  ``motifnet.attribution`` applies the ReLU before the pool, as the primer wrote it.)
+
 ``GenomicsCNNWithAttention`` ("attention"), the follow-up tutorial's::
 
     pooled = MaxPool1d(4)(ReLU(Conv1d(x)))                      (N, 32, L_pool)
@@ -188,19 +196,19 @@ class GenomicsCNN(Model):
 
     def _forward(self, x, lengths, need_backward):
         c = self.conv.forward(x)                                # (N, F, L_conv)
-        h = self.conv_relu.forward(c, out=c)                    # in place: nothing else reads c
-        pooled = self.pool.forward(h, need_backward)            # (N, F, L_pool)
+        p = self.pool.forward(c, need_backward)                 # (N, F, L_pool)
+        pooled = self.conv_relu.forward(p, out=p)               # in place: nothing else reads p
         z = self.fc1_relu.forward(self.fc1.forward(self.flatten.forward(pooled)))  # (N, hidden)
         return self.fc2.forward(z).reshape(-1)                  # (N,)
 
     def backward(self, d_logits: np.ndarray, need_input_grad: bool = False):
         """Add d loss / d parameter into the grads; return d loss / d x (N, 4, L) if asked."""
         dz = self.fc2.backward(d_logits.reshape(-1, 1))
-        # the ReLUs' gradients in place: dz and dh are fc2's and the pool's own input-gradient
+        # the ReLUs' gradients in place: dz and d_pooled are fc2's and fc1's own input-gradient
         # buffers, which nothing reads afterwards (zeroed again at their next backward)
         d_pooled = self.flatten.backward(self.fc1.backward(self.fc1_relu.backward(dz, in_place=True)))
-        dh = self.pool.backward(d_pooled)
-        return self.conv.backward(self.conv_relu.backward(dh, in_place=True), need_input_grad=need_input_grad)
+        dc = self.pool.backward(self.conv_relu.backward(d_pooled, in_place=True))
+        return self.conv.backward(dc, need_input_grad=need_input_grad)
 
     def conv_activations(self, x: np.ndarray) -> np.ndarray:
         """The filters' responses after ReLU, before pooling: (N, n_filters, L_conv), a copy."""
@@ -232,8 +240,8 @@ class GenomicsCNNWithAttention(GenomicsCNN):
 
     def _forward(self, x, lengths, need_backward):
         c = self.conv.forward(x)                                # (N, F, L_conv)
-        h = self.conv_relu.forward(c, out=c)                    # in place: nothing else reads c
-        pooled = self.pool.forward(h, need_backward)            # (N, F, L_pool)
+        p = self.pool.forward(c, need_backward)                 # (N, F, L_pool)
+        pooled = self.conv_relu.forward(p, out=p)               # in place: nothing else reads p
         cnn = self.fc1_relu.forward(self.fc1.forward(self.flatten.forward(pooled)))  # (N, hidden)
         # query = mean over positions; einsum's loop is ~4x faster than .mean(axis=2) here
         query = np.einsum("nfl->nf", pooled) * self._inv_pool_length  # (N, F)
@@ -246,7 +254,7 @@ class GenomicsCNNWithAttention(GenomicsCNN):
         d_cat = self.fc2.backward(d_logits.reshape(-1, 1))                  # (N, 2*hidden)
         d_cnn, d_attn = np.ascontiguousarray(d_cat[:, :H]), np.ascontiguousarray(d_cat[:, H:])
         # the ReLUs' gradients in place: d_cnn and d_attn are disjoint copies (or views) of
-        # fc2's own input-gradient buffer, dh is the pool's; nothing reads them afterwards
+        # fc2's own input-gradient buffer, d_pooled is the model's; nothing reads them afterwards
         d_context = self.fc_attn.backward(self.fc_attn_relu.backward(d_attn, in_place=True))
         pooled_shape = self.attention.k.shape  # the pooled features were the keys
         d_pooled = self._buffers.zeros("d_pooled", pooled_shape, self.dtype)  # where three paths meet:
@@ -254,8 +262,8 @@ class GenomicsCNNWithAttention(GenomicsCNN):
         d_pooled += d_query[:, :, None] * self._inv_pool_length               # query = mean of pooled
         self.fc1.backward(self.fc1_relu.backward(d_cnn, in_place=True),       # the dense branch
                           dx=d_pooled.reshape(pooled_shape[0], -1))
-        dh = self.pool.backward(d_pooled)
-        return self.conv.backward(self.conv_relu.backward(dh, in_place=True), need_input_grad=need_input_grad)
+        dc = self.pool.backward(self.conv_relu.backward(d_pooled, in_place=True))
+        return self.conv.backward(dc, need_input_grad=need_input_grad)
 
     def attention_weights(self, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """Attention over the pooled positions for each sequence: (N, L_pool), rows sum to 1."""

@@ -10,12 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from benchmarks.torch_models import one_hot_tensor, torch_name, torch_twin
 from checks import assert_close
 
 from motifnet import gradcheck
 from motifnet.data import encode, generate_data, one_hot, one_hot_codes, reverse_complement
 from motifnet.errors import UserError
+from motifnet.layers import MaxPool1d, ReLU
 from motifnet.models import MODELS, DeepBind, GenomicsCNN, GenomicsCNNWithAttention, build_model
 from motifnet.train import (TrainingDiverged, auprc, auroc, evaluate, fit, input_gradient, precision_recall_curve,
                             predict_logits, predict_proba, roc_curve, saliency, saliency_maps, stalled)
@@ -326,26 +329,69 @@ def test_auprc_is_average_precision():
     np.testing.assert_allclose(recall, [0.5, 0.5, 1, 1])
 
 
+def _primer_order_trunk(conv_out, d_pooled, pool_size):
+    """The primer's order, ReLU then max-pool, with fresh layers and their own buffers:
+    (pooled, d loss / d conv_out) for the upstream gradient d_pooled."""
+    relu, pool = ReLU(), MaxPool1d(pool_size)
+    pooled = pool.forward(relu.forward(conv_out)).copy()
+    return pooled, relu.backward(pool.backward(d_pooled, dx=np.zeros_like(conv_out)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), pool_size=st.integers(1, 5), length=st.integers(1, 60),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_pool_then_relu_is_relu_then_pool_forward_and_backward(seed, pool_size, length, dtype):
+    # the CNN models run max-pool then ReLU, in place; the primer wrote ReLU then max-pool.
+    # The same pooled values and the same gradient to the conv output, bit for bit, on
+    # windows with ties, zeros of both signs, all-negative windows, +-inf and NaN
+    rng = np.random.default_rng(seed)
+    L = pool_size * length + int(rng.integers(0, pool_size))
+    c = (np.round(rng.standard_normal((3, 4, L)) * 2) / 2).astype(dtype)
+    flat = c.reshape(-1)
+    for value, fraction in ((-0.0, 0.05), (0.0, 0.05), (np.inf, 0.01), (-np.inf, 0.02), (np.nan, 0.02)):
+        flat[rng.random(flat.size) < fraction] = value
+    c[0, 0] = -np.abs(c[0, 0]) - 1  # a row of negative windows only
+    pool, relu = MaxPool1d(pool_size), ReLU()
+    p = pool.forward(c)
+    pooled = relu.forward(p, out=p)
+    d_pooled = rng.standard_normal(pooled.shape).astype(dtype)
+    ref_pooled, ref_dc = _primer_order_trunk(c, d_pooled, pool_size)
+    np.testing.assert_array_equal(pooled, ref_pooled)
+    dc = pool.backward(relu.backward(d_pooled.copy(), in_place=True))
+    np.testing.assert_array_equal(dc, ref_dc)
+
+
 @pytest.mark.parametrize("name", ["cnn", "attention"])
-def test_in_place_conv_relu_gives_the_layers_own_results(name):
-    # the models apply the conv's ReLU in place (nothing else reads the conv output); the
-    # logits and every gradient equal those of the layers called with their own buffers
-    seqs, _ = generate_data(n=24, length=50, seed=5)
+@pytest.mark.parametrize("length", [50, 200])
+def test_model_trunk_equals_its_layers_in_the_primers_order(name, length):
+    # the model's in-place, pool-then-ReLU trunk against conv -> ReLU -> max-pool with fresh
+    # layers out of place, at the model's own boundaries: the pooled features the rest of the
+    # model reads, and the gradient the conv receives for the one the rest sends back
+    seqs, _ = generate_data(n=24, length=length, seed=5)
     codes = encode(seqs)[0]
-    model = build_model(name, seq_len=50, seed=3)
+    model = build_model(name, seq_len=length, seed=3)
+    seen = {}
+
+    def recording(layer, key):
+        backward = layer.backward
+
+        def record(dy, **kw):
+            seen[key] = dy.copy()
+            return backward(dy, **kw)
+        layer.backward = record
+
+    recording(model.conv_relu, "d_pooled")  # what the rest of the model sends back
+    recording(model.conv, "dc")             # what the conv receives
     logits = model.forward(codes).copy()
-    g = np.random.default_rng(4).standard_normal(24).astype(np.float32)
+    pooled = model.conv_relu.y.copy()       # the ReLU's output: the pooled features
     model.zero_grad()
-    model.backward(g)
-    grads = model.flat_grads.copy()
-    h = model.conv_relu.forward(model.conv.forward(codes))  # out of place
-    np.testing.assert_array_equal(model.conv_activations(codes), h)
-    if name == "cnn":
-        z = model.fc1_relu.forward(model.fc1.forward(model.flatten.forward(model.pool.forward(h))))
-        np.testing.assert_array_equal(model.fc2.forward(z).reshape(-1), logits)
-        model.zero_grad()
-        model.backward(g)  # the backward after the out-of-place forward
-        np.testing.assert_array_equal(model.flat_grads, grads)
+    model.backward(np.random.default_rng(4).standard_normal(24).astype(np.float32))
+    c = model.conv.forward(codes).copy()
+    ref_pooled, ref_dc = _primer_order_trunk(c, seen["d_pooled"], model.pool_size)
+    np.testing.assert_array_equal(pooled, ref_pooled)
+    np.testing.assert_array_equal(seen["dc"], ref_dc)
+    assert np.count_nonzero(ref_dc) > 0 and np.count_nonzero(ref_pooled == 0) > 0  # both rules at work
+    np.testing.assert_array_equal(model.conv_activations(codes), np.maximum(c, 0))
     np.testing.assert_array_equal(model.forward(codes), logits)  # and the model again
 
 
