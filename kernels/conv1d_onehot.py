@@ -103,6 +103,7 @@ __all__ = [
     "conv1d_onehot_forward_reference", "conv1d_onehot_backward_reference",
     "conv1d_onehot_forward_into", "conv1d_onehot_backward_into",
     "conv1d_onehot_forward", "conv1d_onehot_backward", "check_codes",
+    "plan", "group_codes", "group_table", "unfold_group_table",
 ]
 
 MAX_CHANNELS = 127  # codes are int8
@@ -154,7 +155,7 @@ def conv1d_onehot_backward_reference(dy, codes, w_shape, stride=1, padding=0, di
 _BLOCK = 64
 
 
-def _plan(C_in, K, L, L_out, stride, padding, dilation):
+def plan(C_in, K, L, L_out, stride, padding, dilation):
     """(G, n_groups, n_pass, n_pc, n_pos): taps per group, groups, passes of four groups,
     padded-codes length, group-code positions.  The table has 4 n_pass groups; those
     past n_groups (and the taps past K in the last real one) have zero weight."""
@@ -167,7 +168,7 @@ def _plan(C_in, K, L, L_out, stride, padding, dilation):
 
 
 @jit
-def _group_codes(codes, b, pc, gc, padding, G, dilation, base):
+def group_codes(codes, b, pc, gc, padding, G, dilation, base):
     # pc: (n_pc,) the padded codes of sequence b, N (digit base - 1, which adds nothing)
     # outside it and for codes -1; gc: (n_pos,) gc[i] = sum_{j < G} pc[i + j*d] * base^j,
     # the code of the G bases read by a group of taps whose first tap sits at padded
@@ -193,20 +194,18 @@ def _group_codes(codes, b, pc, gc, padding, G, dilation, base):
         mult *= base
 
 
-def _forward_loops(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts):
-    # codes: (B, L) int8  w: (C_out, C_in, K)  bias: (C_out,)  y: (B, C_out, L_out) written
-    # G, n_pass, n_pc, n_pos: _plan's.  The batch is split into n_parts slices of
-    # sequences (one per thread), each slice with its own buffers.
-    B = codes.shape[0]
+@jit
+def group_table(w, G, n_pass):
+    """The forward's group table (module docstring), (4 n_pass (C_in + 1)^G, C_out):
+    table[g * n_combos + e, :] = sum_{j < G} w[:, digit_j(e), g*G + j] (digit C_in and taps
+    >= K add 0).  A building block of this op and of ``kernels/conv1d_onehot_maxpool.py``."""
+    # w: (C_out, C_in, K).  Built digit by digit: once rows e < base^j hold the sums of the
+    # first j taps, row e + base^j digit = row e + wT[digit, k_j] for every digit (digit 0
+    # last, in place): base + ... + base^G row writes per group.
     C_out, C_in, K = w.shape
-    L_out = y.shape[2]
     base = C_in + 1
     n_combos = base ** G
     n_taps = 4 * n_pass * G
-    # The group table, table[g * n_combos + e, :] = sum_{j < G} w[:, digit_j(e), g*G + j]
-    # (digit C_in and taps >= K add 0), built digit by digit: once rows e < base^j hold
-    # the sums of the first j taps, row e + base^j digit = row e + wT[digit, k_j] for
-    # every digit (digit 0 last, in place): base + ... + base^G row writes per group.
     wT = np.zeros((base * n_taps, C_out), dtype=w.dtype)  # wT[c * n_taps + k, :] = w[:, c, k]
     for o in range(C_out):
         for c in range(C_in):
@@ -227,13 +226,62 @@ def _forward_loops(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc
                     for o in range(C_out):
                         hi[o] = lo[o] + src[o]
             size *= base
+    return table
+
+
+@jit
+def unfold_group_table(dtable, dw, G, n_groups):
+    """(B2) from a gradient table: ADDS into ``dw`` (C_out, C_in, K) the gradient that
+    ``dtable`` (n_groups (C_in + 1)^G, C_out; row g * n_combos + e: the sum of dy[b,:,t]
+    over the columns whose group g read the bases of code e) holds.  ``dtable`` is used as
+    scratch.  A building block of this op and of ``kernels/conv1d_onehot_maxpool.py``."""
+    # Back through the table's "row e + base^j digit = row e + wT[digit, k_j]", last digit
+    # first: dwT[digit, k_j, :] += the rows with that digit, which are then folded onto row
+    # e (their sum over digit j) for the next digit down.  Digit C_in (N) and taps past K
+    # collect sums that are discarded.
+    C_out, C_in, K = dw.shape
+    base = C_in + 1
+    n_combos = base ** G
+    n_taps = n_groups * G
+    dwT = np.zeros((base * n_taps, C_out), dtype=dw.dtype)  # dwT[c * n_taps + k, :]
+    for g in range(n_groups):
+        r0 = g * n_combos
+        size = n_combos
+        for j in range(G - 1, -1, -1):
+            size //= base  # base^j
+            for digit in range(base):
+                dst = dwT[digit * n_taps + g * G + j]
+                for e in range(size):
+                    hi = dtable[r0 + e + size * digit]
+                    for o in range(C_out):
+                        dst[o] += hi[o]
+                    if digit > 0:
+                        lo = dtable[r0 + e]
+                        for o in range(C_out):
+                            lo[o] += hi[o]
+    for o in range(C_out):
+        for c in range(C_in):
+            for k in range(K):
+                dw[o, c, k] += dwT[c * n_taps + k, o]
+
+
+def _forward_loops(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts):
+    # codes: (B, L) int8  w: (C_out, C_in, K)  bias: (C_out,)  y: (B, C_out, L_out) written
+    # G, n_pass, n_pc, n_pos: plan's.  The batch is split into n_parts slices of
+    # sequences (one per thread), each slice with its own buffers.
+    B = codes.shape[0]
+    C_out, C_in, K = w.shape
+    L_out = y.shape[2]
+    base = C_in + 1
+    n_combos = base ** G
+    table = group_table(w, G, n_pass)
     step = G * dilation  # from one group's first tap to the next group's
     for part in prange(n_parts):  # sequences are independent output slices
         pc = np.empty(n_pc, dtype=np.int64)
         gc = np.empty(n_pos, dtype=np.int64)
         blk = np.empty((_BLOCK, C_out), dtype=w.dtype)  # _BLOCK columns y[b,:,t], t-major
         for b in range(part * B // n_parts, (part + 1) * B // n_parts):
-            _group_codes(codes, b, pc, gc, padding, G, dilation, base)
+            group_codes(codes, b, pc, gc, padding, G, dilation, base)
             for t0 in range(0, L_out, _BLOCK):
                 nt = min(_BLOCK, L_out - t0)
                 for tt in range(nt):
@@ -259,7 +307,7 @@ def _forward_loops(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc
 
 def _backward_loops(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts):
     # dy: (B, C_out, L_out)  codes: (B, L)  dw: (C_out, C_in, K) and db: (C_out,) ADDED to
-    # G, n_pass, n_pc, n_pos: _plan's.  The batch is split into n_parts slices (one per
+    # G, n_pass, n_pc, n_pos: plan's.  The batch is split into n_parts slices (one per
     # thread), each with its own gradient table and bias gradient, summed afterwards.
     B, C_out, L_out = dy.shape
     C_in, K = dw.shape[1], dw.shape[2]
@@ -277,7 +325,7 @@ def _backward_loops(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_p
         blk = np.empty((_BLOCK, C_out), dtype=dy.dtype)  # _BLOCK columns dy[b,:,t], t-major
         r_part = part * n_rows
         for b in range(part * B // n_parts, (part + 1) * B // n_parts):
-            _group_codes(codes, b, pc, gc, padding, G, dilation, base)
+            group_codes(codes, b, pc, gc, padding, G, dilation, base)
             for o in range(C_out):  # (B1): db[o] += sum_{b,t} dy[b,o,t]
                 g_row = dy[b, o]
                 acc = zero
@@ -307,31 +355,7 @@ def _backward_loops(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_p
     for part in range(n_parts):
         for o in range(C_out):
             db[o] += dbs[part, o]
-    # then back through the table's "row e + base^j digit = row e + wT[digit, k_j]", last
-    # digit first: dwT[digit, k_j, :] += the rows with that digit, which are then folded
-    # onto row e (their sum over digit j) for the next digit down.  Digit C_in (N) and
-    # taps past K collect sums that are discarded.
-    n_taps = n_groups * G
-    dwT = np.zeros((base * n_taps, C_out), dtype=dy.dtype)  # dwT[c * n_taps + k, :]
-    for g in range(n_groups):
-        r0 = g * n_combos
-        size = n_combos
-        for j in range(G - 1, -1, -1):
-            size //= base  # base^j
-            for digit in range(base):
-                dst = dwT[digit * n_taps + g * G + j]
-                for e in range(size):
-                    hi = dtables[r0 + e + size * digit]
-                    for o in range(C_out):
-                        dst[o] += hi[o]
-                    if digit > 0:
-                        lo = dtables[r0 + e]
-                        for o in range(C_out):
-                            lo[o] += hi[o]
-    for o in range(C_out):
-        for c in range(C_in):
-            for k in range(K):
-                dw[o, c, k] += dwT[c * n_taps + k, o]
+    unfold_group_table(dtables, dw, G, n_groups)
 
 
 _forward = SerialOrParallel(_forward_loops, ns_per_work=0.16)
@@ -353,7 +377,7 @@ def conv1d_onehot_forward_into(codes, w, bias, y, stride, padding, dilation):
     B, L = codes.shape
     C_out, C_in, K = w.shape
     L_out = y.shape[2]
-    G, n_groups, n_pass, n_pc, n_pos = _plan(C_in, K, L, L_out, stride, padding, dilation)
+    G, n_groups, n_pass, n_pc, n_pos = plan(C_in, K, L, L_out, stride, padding, dilation)
     kernel, n_threads = _forward.choose(_work(B, L_out, C_out, n_groups))
     kernel(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc, n_pos, min(n_threads, B))
 
@@ -362,7 +386,7 @@ def conv1d_onehot_backward_into(dy, codes, dw, db, stride, padding, dilation):
     """Fast (B1)-(B2), unchecked: ADDS into ``dw`` (C_out, C_in, K) and ``db`` (C_out,)."""
     B, C_out, L_out = dy.shape
     C_in, K = dw.shape[1], dw.shape[2]
-    G, n_groups, n_pass, n_pc, n_pos = _plan(C_in, K, codes.shape[1], L_out, stride, padding, dilation)
+    G, n_groups, n_pass, n_pc, n_pos = plan(C_in, K, codes.shape[1], L_out, stride, padding, dilation)
     kernel, n_threads = _backward.choose(_work(B, L_out, C_out, n_groups))
     kernel(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_pc, n_pos, min(n_threads, B))
 

@@ -36,8 +36,8 @@ from typing import Callable
 
 import numpy as np
 
-from motifnet.kernels import (attention, bce_with_logits, conv1d, conv1d_onehot, global_max, linear, maxpool1d,
-                              relu, revcomp, scan)
+from motifnet.kernels import (attention, bce_with_logits, conv1d, conv1d_onehot, conv1d_onehot_maxpool, global_max,
+                              linear, maxpool1d, relu, revcomp, scan)
 
 
 @dataclass(frozen=True)
@@ -366,6 +366,100 @@ CONV1D_ONEHOT = Op(
     reference=_onehot_reference,
     torch_forward=_onehot_torch,
     describe=lambda c: f"codes({c['B']},{c['L']}) " + _conv_describe(c).split(") ", 1)[1],
+)
+
+
+# ------------------------------------------------------------------------------ conv1d_onehot_maxpool
+def _convpool_draw(draw):
+    c = _onehot_draw(draw)
+    c["pool"] = draw(1, 6)
+    L_out = conv1d.conv1d_output_length(c["L"], c["K"], *_conv_geometry(c))
+    c["L"] += max(0, c["pool"] - L_out) * c["stride"]  # at least one window
+    return c
+
+
+def _pooled_length(c):
+    return conv1d.conv1d_output_length(c["L"], c["K"], *_conv_geometry(c)) // c["pool"]
+
+
+def _convpool_inputs(c, rng, dtype=np.float64, smooth=False):
+    inputs = _onehot_inputs(c, rng, dtype)
+    if smooth:  # no window whose two largest values a finite-difference step could swap
+        for _ in range(100):
+            pooled_gap = _smallest_window_gap(c, inputs)
+            if pooled_gap > 1e-3:
+                break
+            inputs = _onehot_inputs(c, rng, dtype)
+    return inputs
+
+
+def _smallest_window_gap(c, inputs):
+    y = conv1d_onehot.conv1d_onehot_forward_reference(inputs["codes"], inputs["w"], inputs["bias"],
+                                                      *_conv_geometry(c))
+    P, L_pool = c["pool"], _pooled_length(c)
+    if P == 1:
+        return np.inf
+    windows = np.sort(y[:, :, :L_pool * P].reshape(y.shape[0], y.shape[1], L_pool, P), axis=-1)
+    return float((windows[..., -1] - windows[..., -2]).min())
+
+
+def _convpool_allocate(c, inputs):
+    w = inputs["w"]
+    L_pool = _pooled_length(c)
+    return {"pooled": np.empty((c["B"], c["C_out"], L_pool), dtype=w.dtype),
+            "offsets": np.empty((c["B"], L_pool, c["C_out"]), dtype=np.int8),
+            "d_w": np.zeros_like(w), "d_bias": np.zeros_like(inputs["bias"])}
+
+
+def _convpool_forward_into(c, inputs, bufs):
+    conv1d_onehot_maxpool.conv1d_onehot_maxpool_forward_into(
+        inputs["codes"], inputs["w"], inputs["bias"], bufs["pooled"], bufs["offsets"], c["pool"], *_conv_geometry(c))
+    bufs["argmax"] = conv1d_onehot_maxpool.argmax_of(bufs["offsets"], c["pool"])
+
+
+def _convpool_reference(c, inputs, d):
+    geometry = _conv_geometry(c)
+    pooled, argmax = conv1d_onehot_maxpool.conv1d_onehot_maxpool_forward_reference(
+        inputs["codes"], inputs["w"], inputs["bias"], c["pool"], *geometry)
+    dw, db = conv1d_onehot_maxpool.conv1d_onehot_maxpool_backward_reference(
+        d["pooled"], inputs["codes"], argmax, inputs["w"].shape, c["pool"], *geometry)
+    return {"pooled": pooled, "argmax": argmax, "d_w": dw, "d_bias": db}
+
+
+def _convpool_torch(c, t):
+    import torch.nn.functional as F
+
+    stride, padding, dilation = _conv_geometry(c)
+    x = torch_one_hot(t["codes"], c["C_in"], t["w"].dtype)
+    y = F.conv1d(x, t["w"], t["bias"], stride=stride, padding=padding, dilation=dilation)
+    return {"pooled": F.max_pool1d(y, c["pool"])}
+
+
+CONV1D_ONEHOT_MAXPOOL = Op(
+    name="conv1d_onehot_maxpool",
+    module="kernels/conv1d_onehot_maxpool.py",
+    summary="conv1d_onehot then max pooling over tiling windows, fused: the CNN models' first two layers on codes",
+    torch_equivalent="torch.nn.functional.max_pool1d(torch.nn.functional.conv1d(one-hot, w, bias), pool)",
+    derivation="kernels/conv1d_onehot_maxpool.py, 'Backward, derived': (B1) db, (B2) dw, one term per window",
+    draw_config=_convpool_draw,
+    shapes={
+        "explain": {"B": 1, "C_in": 4, "L": 6, "C_out": 1, "K": 2, "pool": 2},
+        "tiny": {"B": 1, "C_in": 4, "L": 8, "C_out": 2, "K": 3, "pool": 2},
+        "seed": dict(_PRIMER_CONV, pool=4),
+        "large": dict(_LARGE_CONV, pool=4),
+    },
+    make_inputs=_convpool_inputs,
+    grad_inputs=lambda c: ("w", "bias"),
+    outputs=("pooled",),
+    allocate=_convpool_allocate,
+    forward_into=_convpool_forward_into,
+    backward_into=lambda c, inputs, bufs, d: conv1d_onehot_maxpool.conv1d_onehot_maxpool_backward_into(
+        d["pooled"], inputs["codes"], bufs["offsets"], bufs["d_w"], bufs["d_bias"], c["pool"], *_conv_geometry(c)),
+    reference=_convpool_reference,
+    torch_forward=_convpool_torch,
+    describe=lambda c: (f"codes({c['B']},{c['L']}) " + _conv_describe(c).split(") ", 1)[1].replace(" no dx", "")
+                        + f" pool={c['pool']}"),
+    exact_outputs=("argmax",),
 )
 
 
@@ -879,5 +973,5 @@ SCAN = Op(
 )
 
 
-OPS: list[Op] = [RELU, CONV1D, CONV1D_ONEHOT, MAXPOOL1D, LINEAR, BCE_WITH_LOGITS, ATTENTION, REVCOMP, GLOBAL_MAX, SCAN]
+OPS: list[Op] = [RELU, CONV1D, CONV1D_ONEHOT, CONV1D_ONEHOT_MAXPOOL, MAXPOOL1D, LINEAR, BCE_WITH_LOGITS, ATTENTION, REVCOMP, GLOBAL_MAX, SCAN]
 BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
