@@ -41,6 +41,8 @@ from motifnet.kernels.bce_with_logits import (REDUCTION_NONE, bce_with_logits_ba
 from motifnet.kernels.conv1d import conv1d_backward_into, conv1d_forward_into, conv1d_output_length
 from motifnet.kernels.conv1d_onehot import (MAX_CHANNELS, conv1d_onehot_backward_into,
                                             conv1d_onehot_forward_into)
+from motifnet.kernels.conv1d_onehot_maxpool import (MAX_POOL, conv1d_onehot_maxpool_backward_into,
+                                                    conv1d_onehot_maxpool_forward_into)
 from motifnet.kernels.global_max import global_max_backward_into, global_max_forward_into
 from motifnet.kernels.linear import linear_backward_into, linear_forward_into
 from motifnet.kernels.maxpool1d import maxpool1d_backward_into, maxpool1d_forward_into, maxpool1d_output_length
@@ -145,6 +147,10 @@ def _accumulator(buffers, name, dx, shape, dtype):
     return buffers.zeros(name, shape, dtype)
 
 
+NO_CODES_GRADIENT = ("an input gradient needs the one-hot floats, not base codes: "
+                     "pass motifnet.data.one_hot_codes(codes) to forward")
+
+
 # --------------------------------------------------------------------------- layers
 class Conv1d:
     """``nn.Conv1d``: x (B, C_in, L) -> y (B, C_out, L_out); weight (C_out, C_in, K).
@@ -200,8 +206,7 @@ class Conv1d:
         geometry = (self.stride, self.padding, self.dilation)
         if self.x.dtype == np.int8:
             if need_input_grad:
-                raise ValueError("an input gradient needs the one-hot floats, not base codes: "
-                                 "pass motifnet.data.one_hot_codes(codes) to forward")
+                raise ValueError(NO_CODES_GRADIENT)
             conv1d_onehot_backward_into(dy, self.x, self.weight.grad, db, *geometry)
             return None
         if need_input_grad:
@@ -266,8 +271,7 @@ class StrandConv1d:
         db2 = self._buffers.zeros("db2", (2 * F,), dt)
         if self.x.dtype == np.int8:
             if need_input_grad:
-                raise ValueError("an input gradient needs the one-hot floats, not base codes: "
-                                 "pass motifnet.data.one_hot_codes(codes) to forward")
+                raise ValueError(NO_CODES_GRADIENT)
             conv1d_onehot_backward_into(dy, self.x, dw2, db2, 1, 0, 1)
             dx = None
         else:
@@ -311,6 +315,54 @@ class MaxPool1d:
         dx = _accumulator(self._buffers, "dx", dx, self.input_shape, dy.dtype)
         maxpool1d_backward_into(dy, self.argmax, dx)
         return dx
+
+
+class Conv1dMaxPool1d:
+    """``MaxPool1d(pool)(Conv1d(...)(x))`` for base codes, in one kernel pair
+    (``kernels/conv1d_onehot_maxpool.py``): the convolution's output is pooled as it is
+    computed and never stored.  It reads and trains ``conv``'s own parameters, so a model
+    holds one set of weights and uses this layer where its input is codes and the two
+    layers (``conv``, then ``pool``) where it is one-hot floats.
+    """
+
+    def __init__(self, conv: Conv1d, pool: MaxPool1d):
+        if pool.stride != pool.kernel_size or pool.padding or pool.dilation != 1:
+            raise ValueError("Conv1dMaxPool1d needs tiling windows: a MaxPool1d with stride = kernel_size, "
+                             "no padding, dilation 1")
+        if pool.kernel_size > MAX_POOL:
+            raise ValueError(f"Conv1dMaxPool1d takes windows of at most {MAX_POOL}, got {pool.kernel_size}")
+        self.conv, self.pool_size = conv, pool.kernel_size
+        self._buffers = Buffers()
+        self.codes = self.offsets = None
+
+    def parameters(self) -> dict[str, Parameter]:
+        return {}  # conv's: the model lists them under the conv layer
+
+    def output_length(self, length: int) -> int:
+        return self.conv.output_length(length) // self.pool_size
+
+    def forward(self, codes):
+        """codes (B, L) int8; returns pooled (B, C_out, L_pool)."""
+        conv = self.conv
+        w = conv.weight.data
+        bias = conv.bias.data if conv.bias is not None else conv._zero_bias
+        B, L_pool = codes.shape[0], self.output_length(codes.shape[1])
+        pooled = self._buffers.get("pooled", (B, conv.out_channels, L_pool), w.dtype)
+        self.offsets = self._buffers.get("offsets", (B, L_pool, conv.out_channels), np.int8)
+        conv1d_onehot_maxpool_forward_into(codes, w, bias, pooled, self.offsets, self.pool_size,
+                                           conv.stride, conv.padding, conv.dilation)
+        self.codes = codes
+        return pooled
+
+    def backward(self, d_pooled, need_input_grad=False):
+        """Add dL/dweight, dL/dbias into ``conv``'s parameters (codes are data: no dx)."""
+        if need_input_grad:
+            raise ValueError(NO_CODES_GRADIENT)
+        conv = self.conv
+        w = conv.weight.data
+        db = conv.bias.grad if conv.bias is not None else self._buffers.zeros("db", (conv.out_channels,), w.dtype)
+        conv1d_onehot_maxpool_backward_into(d_pooled, self.codes, self.offsets, conv.weight.grad, db,
+                                            self.pool_size, conv.stride, conv.padding, conv.dilation)
 
 
 class GlobalMaxPool:
@@ -552,5 +604,6 @@ class BCEWithLogitsLoss:
         return d_logits
 
 
-__all__ = ["Parameter", "pack_parameters", "Buffers", "Conv1d", "StrandConv1d", "MaxPool1d", "GlobalMaxPool",
+__all__ = ["Parameter", "pack_parameters", "Buffers", "Conv1d", "StrandConv1d", "MaxPool1d", "Conv1dMaxPool1d",
+           "GlobalMaxPool",
            "Linear", "ReLU", "Flatten", "AdditiveAttention", "BCEWithLogitsLoss", "MAX_CHANNELS"]

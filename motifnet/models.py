@@ -5,13 +5,17 @@
     x (N, 4, L) -> Conv1d(4 -> 32, 12) -> ReLU -> MaxPool1d(4) -> Flatten (288 at L=50)
                 -> Linear(288 -> 16) -> ReLU -> Linear(16 -> 1) -> logits (N,)
 
-  computed as Conv1d -> MaxPool1d -> ReLU, which is the same function with the same
-  gradients at a quarter of the ReLU's cost (see DeepBind below for why; a window
-  whose max is <= 0 gives 0 and sends nothing back either way, whatever its argmax).
-  A training step (batch 32, 1 thread; the two orders alternating in one process, 40
-  blocks of 10 steps, median ratio) got 1.05x faster at L = 1000, 1.03x at L = 200,
-  and stayed the same at L = 50.  (DeepLIFT's multipliers do depend on the order, so
-  ``motifnet.attribution`` applies the ReLU before the pool, as the primer wrote it.)
+  computed as Conv1d -> MaxPool1d -> ReLU, the same function with the same gradients at
+  a quarter of the ReLU's cost (see DeepBind below for why; a window whose max is <= 0
+  gives 0 and sends nothing back either way, whatever its argmax).  On base codes (training
+  and prediction) the convolution and the max-pool are one kernel pair, ``conv_pool``
+  (``layers.Conv1dMaxPool1d``, kernels/conv1d_onehot_maxpool.py), whose convolution output
+  is pooled as it is computed and never stored; on one-hot floats (input gradients) they
+  are the two layers.  Measured per training step (batch 32, 1 thread, the variants
+  alternating in one process, 40 blocks of 10 steps, median ratio): ReLU after the pool
+  1.05x at L = 1000, 1.03x at L = 200, 1.00x at L = 50; then the fused pair 1.61x, 1.37x
+  and 1.49x.  (DeepLIFT's multipliers do depend on the order, so ``motifnet.attribution``
+  applies the ReLU before the pool, as the primer wrote it.)
 
 ``GenomicsCNNWithAttention`` ("attention"), the follow-up tutorial's::
 
@@ -53,8 +57,8 @@ import numpy as np
 
 from motifnet.constants import ALPHABET_SIZE
 from motifnet.errors import UserError
-from motifnet.layers import (AdditiveAttention, Buffers, Conv1d, Flatten, GlobalMaxPool, Linear, MaxPool1d,
-                             Parameter, ReLU, StrandConv1d, float_dtype, pack_parameters)
+from motifnet.layers import (AdditiveAttention, Buffers, Conv1d, Conv1dMaxPool1d, Flatten, GlobalMaxPool, Linear,
+                             MaxPool1d, Parameter, ReLU, StrandConv1d, float_dtype, pack_parameters)
 
 
 class Model:
@@ -170,6 +174,7 @@ class GenomicsCNN(Model):
         self.conv = Conv1d(ALPHABET_SIZE, n_filters, kernel_size, rng=rng, dtype=self.dtype)
         self.conv_relu = ReLU()
         self.pool = MaxPool1d(pool_size)
+        self.conv_pool = Conv1dMaxPool1d(self.conv, self.pool)  # the two on base codes, in one pass
         self.conv_length = self.conv.output_length(self.seq_len)
         if self.conv_length < 1:
             raise ValueError(f"seq_len={seq_len} is shorter than kernel_size={kernel_size}")
@@ -194,10 +199,24 @@ class GenomicsCNN(Model):
         return dict(seq_len=self.seq_len, n_filters=self.n_filters, kernel_size=self.kernel_size,
                     pool_size=self.pool_size, hidden=self.hidden, seed=self.seed)
 
+    def _trunk_forward(self, x, need_backward):
+        """conv -> max-pool -> ReLU: the pooled features (N, F, L_pool).  Base codes take the
+        fused pair (conv1d_onehot_maxpool), one-hot floats the two layers."""
+        self._fused = x.dtype == np.int8
+        if self._fused:
+            p = self.conv_pool.forward(x)                       # (N, F, L_pool)
+        else:
+            p = self.pool.forward(self.conv.forward(x), need_backward)
+        return self.conv_relu.forward(p, out=p)                 # in place: nothing else reads p
+
+    def _trunk_backward(self, d_pooled, need_input_grad):
+        d_p = self.conv_relu.backward(d_pooled, in_place=True)
+        if self._fused:
+            return self.conv_pool.backward(d_p, need_input_grad=need_input_grad)
+        return self.conv.backward(self.pool.backward(d_p), need_input_grad=need_input_grad)
+
     def _forward(self, x, lengths, need_backward):
-        c = self.conv.forward(x)                                # (N, F, L_conv)
-        p = self.pool.forward(c, need_backward)                 # (N, F, L_pool)
-        pooled = self.conv_relu.forward(p, out=p)               # in place: nothing else reads p
+        pooled = self._trunk_forward(x, need_backward)          # (N, F, L_pool)
         z = self.fc1_relu.forward(self.fc1.forward(self.flatten.forward(pooled)))  # (N, hidden)
         return self.fc2.forward(z).reshape(-1)                  # (N,)
 
@@ -207,8 +226,7 @@ class GenomicsCNN(Model):
         # the ReLUs' gradients in place: dz and d_pooled are fc2's and fc1's own input-gradient
         # buffers, which nothing reads afterwards (zeroed again at their next backward)
         d_pooled = self.flatten.backward(self.fc1.backward(self.fc1_relu.backward(dz, in_place=True)))
-        dc = self.pool.backward(self.conv_relu.backward(d_pooled, in_place=True))
-        return self.conv.backward(dc, need_input_grad=need_input_grad)
+        return self._trunk_backward(d_pooled, need_input_grad)
 
     def conv_activations(self, x: np.ndarray) -> np.ndarray:
         """The filters' responses after ReLU, before pooling: (N, n_filters, L_conv), a copy."""
@@ -239,9 +257,7 @@ class GenomicsCNNWithAttention(GenomicsCNN):
                 "fc_attn": self.fc_attn, "fc2": self.fc2}
 
     def _forward(self, x, lengths, need_backward):
-        c = self.conv.forward(x)                                # (N, F, L_conv)
-        p = self.pool.forward(c, need_backward)                 # (N, F, L_pool)
-        pooled = self.conv_relu.forward(p, out=p)               # in place: nothing else reads p
+        pooled = self._trunk_forward(x, need_backward)          # (N, F, L_pool)
         cnn = self.fc1_relu.forward(self.fc1.forward(self.flatten.forward(pooled)))  # (N, hidden)
         # query = mean over positions; einsum's loop is ~4x faster than .mean(axis=2) here
         query = np.einsum("nfl->nf", pooled) * self._inv_pool_length  # (N, F)
@@ -262,8 +278,7 @@ class GenomicsCNNWithAttention(GenomicsCNN):
         d_pooled += d_query[:, :, None] * self._inv_pool_length               # query = mean of pooled
         self.fc1.backward(self.fc1_relu.backward(d_cnn, in_place=True),       # the dense branch
                           dx=d_pooled.reshape(pooled_shape[0], -1))
-        dc = self.pool.backward(self.conv_relu.backward(d_pooled, in_place=True))
-        return self.conv.backward(dc, need_input_grad=need_input_grad)
+        return self._trunk_backward(d_pooled, need_input_grad)
 
     def attention_weights(self, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """Attention over the pooled positions for each sequence: (N, L_pool), rows sum to 1."""

@@ -18,7 +18,7 @@ from checks import assert_close
 from motifnet import gradcheck
 from motifnet.data import encode, generate_data, one_hot, one_hot_codes, reverse_complement
 from motifnet.errors import UserError
-from motifnet.layers import MaxPool1d, ReLU
+from motifnet.layers import Conv1d, MaxPool1d, ReLU
 from motifnet.models import MODELS, DeepBind, GenomicsCNN, GenomicsCNNWithAttention, build_model
 from motifnet.train import (TrainingDiverged, auprc, auroc, evaluate, fit, input_gradient, precision_recall_curve,
                             predict_logits, predict_proba, roc_curve, saliency, saliency_maps, stalled)
@@ -362,37 +362,51 @@ def test_pool_then_relu_is_relu_then_pool_forward_and_backward(seed, pool_size, 
 
 
 @pytest.mark.parametrize("name", ["cnn", "attention"])
-@pytest.mark.parametrize("length", [50, 200])
+@pytest.mark.parametrize("length", [50, 203])
 def test_model_trunk_equals_its_layers_in_the_primers_order(name, length):
-    # the model's in-place, pool-then-ReLU trunk against conv -> ReLU -> max-pool with fresh
-    # layers out of place, at the model's own boundaries: the pooled features the rest of the
-    # model reads, and the gradient the conv receives for the one the rest sends back
+    # the model's trunk (on codes: the fused conv + max-pool pair, then ReLU in place; on
+    # one-hot floats: the conv and max-pool layers, then ReLU) against conv -> ReLU ->
+    # max-pool with fresh layers out of place, at the model's own boundaries: the pooled
+    # features the rest of the model reads, and the conv's gradients for the gradient the
+    # rest sends back
     seqs, _ = generate_data(n=24, length=length, seed=5)
     codes = encode(seqs)[0]
     model = build_model(name, seq_len=length, seed=3)
+    g = np.random.default_rng(4).standard_normal(24).astype(np.float32)
     seen = {}
+    relu_backward = model.conv_relu.backward
 
-    def recording(layer, key):
-        backward = layer.backward
+    def record(dy, **kw):  # what the rest of the model sends back to the trunk
+        seen["d_pooled"] = dy.copy()
+        return relu_backward(dy, **kw)
 
-        def record(dy, **kw):
-            seen[key] = dy.copy()
-            return backward(dy, **kw)
-        layer.backward = record
-
-    recording(model.conv_relu, "d_pooled")  # what the rest of the model sends back
-    recording(model.conv, "dc")             # what the conv receives
-    logits = model.forward(codes).copy()
-    pooled = model.conv_relu.y.copy()       # the ReLU's output: the pooled features
-    model.zero_grad()
-    model.backward(np.random.default_rng(4).standard_normal(24).astype(np.float32))
-    c = model.conv.forward(codes).copy()
-    ref_pooled, ref_dc = _primer_order_trunk(c, seen["d_pooled"], model.pool_size)
-    np.testing.assert_array_equal(pooled, ref_pooled)
-    np.testing.assert_array_equal(seen["dc"], ref_dc)
-    assert np.count_nonzero(ref_dc) > 0 and np.count_nonzero(ref_pooled == 0) > 0  # both rules at work
-    np.testing.assert_array_equal(model.conv_activations(codes), np.maximum(c, 0))
-    np.testing.assert_array_equal(model.forward(codes), logits)  # and the model again
+    model.conv_relu.backward = record
+    runs = {}
+    for kind, x in (("codes", codes), ("one-hot", one_hot_codes(codes))):
+        logits = model.forward(x).copy()
+        pooled = model.conv_relu.y.copy()  # the ReLU's output: the pooled features
+        model.zero_grad()
+        model.backward(g)
+        runs[kind] = (logits, pooled, model.flat_grads.copy(), seen["d_pooled"])
+    c = Conv1d(4, model.n_filters, model.kernel_size)
+    c.weight.data[...], c.bias.data[...] = model.conv.weight.data, model.conv.bias.data
+    conv_out = c.forward(codes).copy()
+    n_conv = model.conv.weight.data.size + model.conv.bias.data.size  # the conv's gradients come first
+    for kind, (logits, pooled, grads, d_pooled) in runs.items():
+        ref_pooled, ref_dc = _primer_order_trunk(conv_out, d_pooled, model.pool_size)
+        if kind == "codes":  # the same column sums: the same values
+            np.testing.assert_array_equal(pooled, ref_pooled)
+        assert_close(f"{name} {kind}: pooled", pooled, ref_pooled, rtol=1e-6)
+        c.weight.grad[...] = 0
+        c.bias.grad[...] = 0
+        c.backward(ref_dc, need_input_grad=False)
+        assert_close(f"{name} {kind}: conv gradients", grads[:n_conv],
+                     np.concatenate([c.weight.grad.ravel(), c.bias.grad]), rtol=1e-5)
+        assert np.count_nonzero(ref_dc) > 0 and np.count_nonzero(ref_pooled == 0) > 0  # both rules at work
+    assert_close(f"{name}: logits, codes vs one-hot", runs["codes"][0], runs["one-hot"][0], rtol=1e-5)
+    assert_close(f"{name}: gradients, codes vs one-hot", runs["codes"][2], runs["one-hot"][2], rtol=1e-5)
+    np.testing.assert_array_equal(model.conv_activations(codes), np.maximum(conv_out, 0))
+    np.testing.assert_array_equal(model.forward(codes), runs["codes"][0])  # and the model again
 
 
 @pytest.mark.parametrize("cls", [GenomicsCNN, GenomicsCNNWithAttention, DeepBind])
