@@ -36,7 +36,8 @@ Why these options:
   CNN at 2 threads with its conv backward (46 us) in threads took 3.8-19 s instead of
   0.3 s while another process ran.  So ``SerialOrParallel`` times its parallel calls
   (kernels with ``ns_per_work``) and stops using threads for a while (1 s, doubling
-  up to a minute) after 3 calls in a row that took longer than the serial estimate.
+  up to a minute) after 3 calls in a row that took longer than the same kernel's serial
+  run, which it measures too: one call in 32 above the threshold runs serially, timed.
 """
 
 from __future__ import annotations
@@ -138,7 +139,14 @@ def use_threads(serial_ns: float) -> bool:
 
 
 # Threads are suspended after STRIKES parallel calls in a row slower than their serial
-# estimate, for a pause that doubles (up to MAX_PAUSE_S) while they keep losing.
+# time, for a pause that doubles (up to MAX_PAUSE_S) while they keep losing.  The serial
+# time is measured, not the calibrated ns_per_work: one call in PROBE_EVERY (and the first)
+# above the threshold runs serially and is timed.  Judged against the calibrated figure, a
+# machine slower than at calibration (a shared one, often ~1.7x here) made every parallel
+# call "lose": at L = 200 the fused conv + max-pool backward took 122 us on 2 threads
+# against ~210 us serial, but more than the 115 us estimate, so threads were suspended and
+# training at 2 threads ran slower than at 1 (0.87x in the benchmark at git ebd00d0).
+PROBE_EVERY = 32
 STRIKES = 3
 MAX_PAUSE_S = 60.0
 _suspension = {"strikes": 0, "until": 0.0, "pause": 1.0}
@@ -172,6 +180,8 @@ class SerialOrParallel:
         self.serial = jit(fn)
         self.parallel = jit_parallel(fn)
         self.ns_per_work = ns_per_work
+        self._serial_rate = None  # serial ns per unit of work, as last measured by a probe
+        self._calls = 0
         self.__doc__ = fn.__doc__
         self.__name__ = fn.__name__
 
@@ -187,13 +197,27 @@ class SerialOrParallel:
 
     def choose(self, work):
         """``(function, number of threads it will use)`` for a call doing ``work``: for
-        kernels that size thread-private buffers by the number of threads.  The parallel
-        function returned is timed (``thread_outcome``) when ``ns_per_work`` is given."""
+        kernels that size thread-private buffers by the number of threads.  When
+        ``ns_per_work`` is given, the parallel function returned is timed and judged
+        (``thread_outcome``) against the serial speed this kernel last showed: the first
+        call above the threshold, and every ``PROBE_EVERY``-th after it, runs the serial
+        compilation instead and is timed (a probe)."""
         if not self.threaded(work):
             return self.serial, 1
         if self.ns_per_work is None:
             return self.parallel, numba.get_num_threads()
-        serial_ns = work * self.ns_per_work
+        self._calls += 1
+        if self._serial_rate is None or self._calls % PROBE_EVERY == 0:
+            serial = self.serial
+
+            def probe(*args):
+                start = time.perf_counter_ns()
+                result = serial(*args)
+                self._serial_rate = (time.perf_counter_ns() - start) / max(work, 1)
+                return result
+
+            return probe, 1
+        serial_ns = work * self._serial_rate
         parallel = self.parallel
 
         def timed(*args):

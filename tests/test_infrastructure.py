@@ -170,17 +170,43 @@ def test_threads_are_suspended_while_they_lose_and_resumed_after_a_pause(monkeyp
     assert jit_module.use_threads(2000.0)
 
 
-def test_serial_or_parallel_times_its_parallel_calls(monkeypatch):
-    # a kernel declaring its cost per unit of work: its parallel calls are timed, and
-    # once they keep losing to the estimate the serial compilation runs instead
-    _two_threads_on_a_fake_clock(monkeypatch, 50.0, 100.0)  # the clock stays at 50 s
-    ticks = iter(range(0, 10**9, 10**6))  # every timed call "takes" 1 ms
-    monkeypatch.setattr(jit_module.time, "perf_counter_ns", lambda: next(ticks))
+def _timed_kernel(monkeypatch, serial_ms, parallel_ms):
+    """A SerialOrParallel kernel (estimated 1 ns per unit of work) whose serial calls take
+    ``serial_ms`` and parallel ones ``parallel_ms`` on a fake clock; the calls it made."""
+    _two_threads_on_a_fake_clock(monkeypatch, 50.0, 100.0)  # the monotonic clock stays at 50 s
+    clock = [0]
+    monkeypatch.setattr(jit_module.time, "perf_counter_ns", lambda: clock[0])
     calls = []
     kernel = jit_module.SerialOrParallel(lambda x: x, ns_per_work=1.0)
-    kernel.serial = lambda x: calls.append("serial")
-    kernel.parallel = lambda x: calls.append("parallel")
-    for _ in range(jit_module.STRIKES + 2):
-        kernel(1000, 0)  # estimated 1 us serial, measured 1 ms parallel: strikes
-    assert calls == ["parallel"] * jit_module.STRIKES + ["serial"] * 2
+
+    def run(kind, ms):
+        def call(x):
+            calls.append(kind)
+            clock[0] += int(ms * 1e6)
+        return call
+
+    kernel.serial, kernel.parallel = run("serial", serial_ms), run("parallel", parallel_ms)
+    return kernel, calls
+
+
+def test_serial_or_parallel_times_its_parallel_calls_against_its_own_serial_run(monkeypatch):
+    # the first call above the threshold is a timed serial probe; parallel calls slower than
+    # it are strikes, and once they keep losing the serial compilation runs instead
+    kernel, calls = _timed_kernel(monkeypatch, serial_ms=1.0, parallel_ms=3.0)
+    for _ in range(jit_module.STRIKES + 3):
+        kernel(1000, 0)
+    assert calls == ["serial"] + ["parallel"] * jit_module.STRIKES + ["serial"] * 2
     assert kernel.choose(10)[0] is kernel.serial  # below the threshold: serial, not timed
+
+
+def test_a_machine_slower_than_the_calibration_keeps_its_threads(monkeypatch):
+    # estimated 1 us serial (1 ns x 1000), but this machine takes 3 ms serially and 2 ms with
+    # threads: threads win against the measured serial time and stay on, with one probe in
+    # PROBE_EVERY calls
+    kernel, calls = _timed_kernel(monkeypatch, serial_ms=3.0, parallel_ms=2.0)
+    n = 2 * jit_module.PROBE_EVERY
+    for _ in range(n):
+        kernel(1000, 0)
+    assert calls.count("serial") == 1 + n // jit_module.PROBE_EVERY  # the first call, then calls 32, 64
+    assert calls.count("parallel") == n - calls.count("serial")
+    assert jit_module._suspension["until"] == 0.0
