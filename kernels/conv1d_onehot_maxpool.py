@@ -62,6 +62,13 @@ backward adds whole columns; the gradient table is kept channel-major here
 L1, and it is transposed once at the end for ``unfold_group_table``, which turns it into
 dw.  The sums are the unfused op's, in another order (float rounding only).
 
+The forward is compiled once per pool size P, a constant of its loop (the window's P
+columns unrolled, so the max over them vectorises across channels; with P a variable the
+window loop ran scalar, 1.08 ms instead of 0.39 ms at L = 1000).  The backward takes P as
+an argument: its column loop vectorises across channels either way, and unrolling it made
+it slower (0.91-0.93x of the unrolled time at L = 50, 200 and 1000, both in one process,
+medians of 40 rounds) and 0.3-0.5 s longer to compile.
+
 Threads split the batch into slices of whole sequences, each with its own buffers and
 gradient table (summed afterwards), as in conv1d_onehot.
 
@@ -124,8 +131,10 @@ _WINDOW_COLUMNS = 64  # columns per block, rounded down to whole windows (at lea
 
 
 def _loops_for(P):
-    """The forward and backward loops for one pool size P, a compile-time constant of both
-    (the window's P columns are then unrolled, and the loops over channels vectorise)."""
+    """The forward loops for one pool size P, a compile-time constant (the window's P
+    columns are then unrolled, and the loop over channels vectorises).  The backward takes
+    the pool size as an argument: its loop over a window's columns vectorises over channels
+    either way, and one compilation serves every size."""
 
     def _forward_loops(codes, w, bias, pooled, offsets, stride, padding, dilation, G, n_pass, n_pc, n_pos,
                        n_parts):
@@ -188,73 +197,13 @@ def _loops_for(P):
                         for jj in range(nw):
                             po[jj] = best[jj, o]
 
-    def _backward_loops(d_pooled, codes, offsets, dw, db, stride, padding, dilation, G, n_pc, n_pos, n_parts):
-        # d_pooled: (B, C_out, L_pool)  offsets: (B, L_pool, C_out)  codes: (B, L)
-        # dw: (C_out, C_in, K), db: (C_out,) ADDED to
-        # forward: pooled[b,o,j] = c[b,o,jP + offsets[b,j,o]],
-        #          c[b,o,t] = bias[o] + sum_g table[g, gc[t*s + g*G*d], o]
-        B, C_out, L_pool = d_pooled.shape
-        C_in, K = dw.shape[1], dw.shape[2]
-        base = C_in + 1
-        n_combos = base ** G
-        n_groups = -(-K // G)
-        n_rows = n_groups * n_combos
-        zero = d_pooled.dtype.type(0)
-        dtables = np.zeros((n_parts * n_rows, C_out), dtype=d_pooled.dtype)
-        dbs = np.zeros((n_parts, C_out), dtype=d_pooled.dtype)
-        step = G * dilation
-        n_win = max(1, _WINDOW_COLUMNS // P)
-        for part in prange(n_parts):
-            pc = np.empty(n_pc, dtype=np.int64)
-            gc = np.empty(n_pos, dtype=np.int64)
-            blk = np.empty((n_win, C_out), dtype=d_pooled.dtype)  # d_pooled[b,:,j] of a block's windows
-            col = np.empty(C_out, dtype=d_pooled.dtype)
-            r_part = part * n_rows
-            for b in range(part * B // n_parts, (part + 1) * B // n_parts):
-                group_codes(codes, b, pc, gc, padding, G, dilation, base)
-                for o in range(C_out):  # (B1): db[o] += sum_{b,j} d_pooled[b,o,j]
-                    g_row = d_pooled[b, o]
-                    acc = zero
-                    for j in range(L_pool):
-                        acc += g_row[j]
-                    dbs[part, o] += acc
-                for j0 in range(0, L_pool, n_win):
-                    nw = min(n_win, L_pool - j0)
-                    for o in range(C_out):  # blk[jj, o] = d_pooled[b, o, j0 + jj]
-                        src = d_pooled[b, o, j0:j0 + nw]
-                        for jj in range(nw):
-                            blk[jj, o] = src[jj]
-                    for jj in range(nw):
-                        g = blk[jj]
-                        ko = offsets[b, j0 + jj]
-                        for k in range(P):  # unrolled: the window's columns
-                            # column t of dc: the channels whose window took t
-                            for o in range(C_out):
-                                col[o] = g[o] if ko[o] == k else zero
-                            i = ((j0 + jj) * P + k) * stride
-                            for grp in range(n_groups):  # (B2): dtable[g, gc[t*s + g*G*d], :] += dc[b,:,t]
-                                r = dtables[r_part + grp * n_combos + gc[i + grp * step]]
-                                for o in range(C_out):
-                                    r[o] += col[o]
-        for r in range(n_rows):  # the threads' tables into the first
-            dst = dtables[r]
-            for part in range(1, n_parts):
-                src = dtables[part * n_rows + r]
-                for o in range(C_out):
-                    dst[o] += src[o]
-        for part in range(n_parts):
-            for o in range(C_out):
-                db[o] += dbs[part, o]
-        unfold_group_table(dtables, dw, G, n_groups)
-
     # measured serial ns per unit of work (a table-row element: column x channel x group),
-    # float32, batch 32, C_out 32, K 12, pool 4, 1 thread: forward 0.096-0.10 at L = 200 and
-    # 1000 (0.14 at L = 50), backward 0.15 (0.2 at L = 50)
-    return (SerialOrParallel(_forward_loops, ns_per_work=0.1),
-            SerialOrParallel(_backward_loops, ns_per_work=0.15))
+    # float32, batch 32, C_out 32, K 12, pool 4, 1 thread: 0.096-0.10 at L = 200 and 1000
+    # (0.14 at L = 50)
+    return SerialOrParallel(_forward_loops, ns_per_work=0.1)
 
 
-_loops = {}  # pool size -> its (forward, backward), compiled on first use
+_loops = {}  # pool size -> its forward, compiled on first use
 
 
 def _loops_of(P):
@@ -262,6 +211,70 @@ def _loops_of(P):
     if pair is None:
         pair = _loops[P] = _loops_for(P)
     return pair
+
+
+def _backward_loops(d_pooled, codes, offsets, dw, db, pool, stride, padding, dilation, G, n_pc, n_pos, n_parts):
+    # d_pooled: (B, C_out, L_pool)  offsets: (B, L_pool, C_out)  codes: (B, L)
+    # dw: (C_out, C_in, K), db: (C_out,) ADDED to
+    # forward: pooled[b,o,j] = c[b,o,j*pool + offsets[b,j,o]],
+    #          c[b,o,t] = bias[o] + sum_g table[g, gc[t*s + g*G*d], o]
+    B, C_out, L_pool = d_pooled.shape
+    C_in, K = dw.shape[1], dw.shape[2]
+    base = C_in + 1
+    n_combos = base ** G
+    n_groups = -(-K // G)
+    n_rows = n_groups * n_combos
+    zero = d_pooled.dtype.type(0)
+    dtables = np.zeros((n_parts * n_rows, C_out), dtype=d_pooled.dtype)
+    dbs = np.zeros((n_parts, C_out), dtype=d_pooled.dtype)
+    step = G * dilation
+    n_win = max(1, _WINDOW_COLUMNS // pool)
+    for part in prange(n_parts):
+        pc = np.empty(n_pc, dtype=np.int64)
+        gc = np.empty(n_pos, dtype=np.int64)
+        blk = np.empty((n_win, C_out), dtype=d_pooled.dtype)  # d_pooled[b,:,j] of a block's windows
+        col = np.empty(C_out, dtype=d_pooled.dtype)
+        r_part = part * n_rows
+        for b in range(part * B // n_parts, (part + 1) * B // n_parts):
+            group_codes(codes, b, pc, gc, padding, G, dilation, base)
+            for o in range(C_out):  # (B1): db[o] += sum_{b,j} d_pooled[b,o,j]
+                g_row = d_pooled[b, o]
+                acc = zero
+                for j in range(L_pool):
+                    acc += g_row[j]
+                dbs[part, o] += acc
+            for j0 in range(0, L_pool, n_win):
+                nw = min(n_win, L_pool - j0)
+                for o in range(C_out):  # blk[jj, o] = d_pooled[b, o, j0 + jj]
+                    src = d_pooled[b, o, j0:j0 + nw]
+                    for jj in range(nw):
+                        blk[jj, o] = src[jj]
+                for jj in range(nw):
+                    g = blk[jj]
+                    ko = offsets[b, j0 + jj]
+                    for k in range(pool):  # the window's columns
+                        # column t of dc: the channels whose window took t
+                        for o in range(C_out):
+                            col[o] = g[o] if ko[o] == k else zero
+                        i = ((j0 + jj) * pool + k) * stride
+                        for grp in range(n_groups):  # (B2): dtable[g, gc[t*s + g*G*d], :] += dc[b,:,t]
+                            r = dtables[r_part + grp * n_combos + gc[i + grp * step]]
+                            for o in range(C_out):
+                                r[o] += col[o]
+    for r in range(n_rows):  # the threads' tables into the first
+        dst = dtables[r]
+        for part in range(1, n_parts):
+            src = dtables[part * n_rows + r]
+            for o in range(C_out):
+                dst[o] += src[o]
+    for part in range(n_parts):
+        for o in range(C_out):
+            db[o] += dbs[part, o]
+    unfold_group_table(dtables, dw, G, n_groups)
+
+
+# measured serial ns per unit of work as the forward's: 0.15 at L = 200 and 1000 (0.2 at L = 50)
+_backward = SerialOrParallel(_backward_loops, ns_per_work=0.15)
 
 
 def conv1d_onehot_maxpool_forward_into(codes, w, bias, pooled, offsets, pool, stride, padding, dilation):
@@ -277,7 +290,7 @@ def conv1d_onehot_maxpool_forward_into(codes, w, bias, pooled, offsets, pool, st
     L_pool = pooled.shape[2]
     # the columns the windows cover: as if the convolution's output ended at L_pool * pool
     G, n_groups, n_pass, n_pc, n_pos = plan(C_in, K, L, L_pool * pool, stride, padding, dilation)
-    kernel, n_threads = _loops_of(pool)[0].choose(B * L_pool * pool * C_out * n_groups)
+    kernel, n_threads = _loops_of(pool).choose(B * L_pool * pool * C_out * n_groups)
     kernel(codes, w, bias, pooled, offsets, stride, padding, dilation, G, n_pass, n_pc, n_pos, min(n_threads, B))
 
 
@@ -287,8 +300,8 @@ def conv1d_onehot_maxpool_backward_into(d_pooled, codes, offsets, dw, db, pool, 
     B, C_out, L_pool = d_pooled.shape
     C_in, K = dw.shape[1], dw.shape[2]
     G, n_groups, _, n_pc, n_pos = plan(C_in, K, codes.shape[1], L_pool * pool, stride, padding, dilation)
-    kernel, n_threads = _loops_of(pool)[1].choose(B * L_pool * pool * C_out * n_groups)
-    kernel(d_pooled, codes, offsets, dw, db, stride, padding, dilation, G, n_pc, n_pos, min(n_threads, B))
+    kernel, n_threads = _backward.choose(B * L_pool * pool * C_out * n_groups)
+    kernel(d_pooled, codes, offsets, dw, db, pool, stride, padding, dilation, G, n_pc, n_pos, min(n_threads, B))
 
 
 def argmax_of(offsets, pool):

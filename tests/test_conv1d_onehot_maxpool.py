@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from checks import assert_close
 from motifnet.kernels.conv1d_onehot import conv1d_onehot_backward, conv1d_onehot_forward, plan
 from motifnet.kernels.conv1d_onehot_maxpool import (
+    _backward,
     _loops_of,
     argmax_of,
     conv1d_onehot_maxpool_backward,
@@ -76,7 +77,7 @@ def test_batch_slices_in_both_compilations(n_parts):
     L_pool = (L - K + 1) // pool
     d_pooled = rng.standard_normal((B, 6, L_pool))
     ref_pooled, ref_argmax, ref_dw, ref_db = _unfused(codes, w, bias, pool, d_pooled)
-    forward, backward = _loops_of(pool)
+    forward, backward = _loops_of(pool), _backward
     G, _, n_pass, n_pc, n_pos = plan(4, K, L, L_pool * pool, 1, 0, 1)
     for kind in ("serial", "parallel"):
         pooled, offsets = np.empty((B, 6, L_pool)), np.empty((B, L_pool, 6), np.int8)
@@ -84,7 +85,7 @@ def test_batch_slices_in_both_compilations(n_parts):
         np.testing.assert_array_equal(pooled, ref_pooled)
         np.testing.assert_array_equal(argmax_of(offsets, pool), ref_argmax)
         dw, db = np.zeros_like(w), np.zeros_like(bias)
-        getattr(backward, kind)(d_pooled, codes, offsets, dw, db, 1, 0, 1, G, n_pc, n_pos, n_parts)
+        getattr(backward, kind)(d_pooled, codes, offsets, dw, db, pool, 1, 0, 1, G, n_pc, n_pos, n_parts)
         assert_close(f"dw ({kind}, {n_parts} slices)", dw, ref_dw, rtol=1e-12)
         assert_close(f"db ({kind}, {n_parts} slices)", db, ref_db, rtol=1e-12)
 
