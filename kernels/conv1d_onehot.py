@@ -103,7 +103,7 @@ __all__ = [
     "conv1d_onehot_forward_reference", "conv1d_onehot_backward_reference",
     "conv1d_onehot_forward_into", "conv1d_onehot_backward_into",
     "conv1d_onehot_forward", "conv1d_onehot_backward", "check_codes",
-    "plan", "group_codes", "group_table", "unfold_group_table",
+    "plan", "group_codes", "group_table", "table_columns", "sum_thread_tables", "unfold_group_table",
 ]
 
 MAX_CHANNELS = 127  # codes are int8
@@ -265,6 +265,45 @@ def unfold_group_table(dtable, dw, G, n_groups):
                 dw[o, c, k] += dwT[c * n_taps + k, o]
 
 
+@jit
+def table_columns(table, bias, gc, blk, t0, nt, stride, step, n_pass, n_combos):
+    """(F1) for the columns t0 <= t < t0 + nt, t-major into ``blk[:nt]`` (nt, C_out):
+    blk[tt, :] = bias + sum_g table[g * n_combos + gc[t*s + g*G*d], :], four table rows per
+    pass.  A building block of this op and of ``kernels/conv1d_onehot_maxpool.py``."""
+    C_out = blk.shape[1]
+    for tt in range(nt):
+        i = (t0 + tt) * stride
+        acc = blk[tt]
+        r0, r1 = table[gc[i]], table[n_combos + gc[i + step]]
+        r2, r3 = table[2 * n_combos + gc[i + 2 * step]], table[3 * n_combos + gc[i + 3 * step]]
+        for o in range(C_out):  # the bias and the first four rows in one pass
+            acc[o] = bias[o] + ((r0[o] + r1[o]) + (r2[o] + r3[o]))
+        for p in range(1, n_pass):
+            q = i + 4 * p * step
+            r = 4 * p * n_combos
+            r0, r1 = table[r + gc[q]], table[r + n_combos + gc[q + step]]
+            r2, r3 = table[r + 2 * n_combos + gc[q + 2 * step]], table[r + 3 * n_combos + gc[q + 3 * step]]
+            for o in range(C_out):
+                acc[o] += (r0[o] + r1[o]) + (r2[o] + r3[o])
+
+
+@jit
+def sum_thread_tables(dtables, dbs, db, n_rows):
+    """The threads' gradient tables, ``dtables`` (n_parts n_rows, C_out), summed into its
+    first n_rows rows, and their bias gradients ``dbs`` (n_parts, C_out) ADDED into ``db``.
+    A building block of this op and of ``kernels/conv1d_onehot_maxpool.py``."""
+    n_parts, C_out = dbs.shape
+    for r in range(n_rows):
+        dst = dtables[r]
+        for part in range(1, n_parts):
+            src = dtables[part * n_rows + r]
+            for o in range(C_out):
+                dst[o] += src[o]
+    for part in range(n_parts):
+        for o in range(C_out):
+            db[o] += dbs[part, o]
+
+
 def _forward_loops(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts):
     # codes: (B, L) int8  w: (C_out, C_in, K)  bias: (C_out,)  y: (B, C_out, L_out) written
     # G, n_pass, n_pc, n_pos: plan's.  The batch is split into n_parts slices of
@@ -284,21 +323,8 @@ def _forward_loops(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc
             group_codes(codes, b, pc, gc, padding, G, dilation, base)
             for t0 in range(0, L_out, _BLOCK):
                 nt = min(_BLOCK, L_out - t0)
-                for tt in range(nt):
-                    # (F1): y[b,:,t] = bias + sum_g table[g, gc[t*s + g*G*d], :], four rows per pass
-                    i = (t0 + tt) * stride
-                    acc = blk[tt]
-                    r0, r1 = table[gc[i]], table[n_combos + gc[i + step]]
-                    r2, r3 = table[2 * n_combos + gc[i + 2 * step]], table[3 * n_combos + gc[i + 3 * step]]
-                    for o in range(C_out):  # the bias and the first four rows in one pass
-                        acc[o] = bias[o] + ((r0[o] + r1[o]) + (r2[o] + r3[o]))
-                    for p in range(1, n_pass):
-                        q = i + 4 * p * step
-                        r = 4 * p * n_combos
-                        r0, r1 = table[r + gc[q]], table[r + n_combos + gc[q + step]]
-                        r2, r3 = table[r + 2 * n_combos + gc[q + 2 * step]], table[r + 3 * n_combos + gc[q + 3 * step]]
-                        for o in range(C_out):
-                            acc[o] += (r0[o] + r1[o]) + (r2[o] + r3[o])
+                # (F1): y[b,:,t] = bias + sum_g table[g, gc[t*s + g*G*d], :]
+                table_columns(table, bias, gc, blk, t0, nt, stride, step, n_pass, n_combos)
                 for o in range(C_out):  # the block into y's rows: y[b, o, t0 + tt] = blk[tt, o]
                     yo = y[b, o, t0:t0 + nt]
                     for tt in range(nt):
@@ -346,15 +372,7 @@ def _backward_loops(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_p
                         r = dtables[r_part + g * n_combos + gc[i + g * step]]
                         for o in range(C_out):
                             r[o] += col[o]
-    for r in range(n_rows):  # the threads' tables into the first
-        dst = dtables[r]
-        for part in range(1, n_parts):
-            src = dtables[part * n_rows + r]
-            for o in range(C_out):
-                dst[o] += src[o]
-    for part in range(n_parts):
-        for o in range(C_out):
-            db[o] += dbs[part, o]
+    sum_thread_tables(dtables, dbs, db, n_rows)  # the threads' tables into the first
     unfold_group_table(dtables, dw, G, n_groups)
 
 

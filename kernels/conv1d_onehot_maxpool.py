@@ -88,7 +88,7 @@ from motifnet.kernels._validate import check_float_array, check_int, check_shape
 from motifnet.kernels.conv1d import check_geometry, conv1d_output_length
 from motifnet.kernels.conv1d_onehot import (MAX_CHANNELS, check_codes, conv1d_onehot_backward_reference,
                                             conv1d_onehot_forward_reference, group_codes, group_table, plan,
-                                            unfold_group_table)
+                                            sum_thread_tables, table_columns, unfold_group_table)
 from motifnet.kernels.maxpool1d import maxpool1d_backward_reference, maxpool1d_forward_reference
 
 MAX_POOL = 127  # window offsets are int8
@@ -160,22 +160,8 @@ def _loops_for(P):
                 for j0 in range(0, L_pool, n_win):
                     nw = min(n_win, L_pool - j0)
                     t0 = j0 * P
-                    for tt in range(nw * P):
-                        # conv1d_onehot (F1): c[b,:,t] = bias + sum_g table[g, gc[t*s + g*G*d], :]
-                        i = (t0 + tt) * stride
-                        acc = blk[tt]
-                        r0, r1 = table[gc[i]], table[n_combos + gc[i + step]]
-                        r2, r3 = table[2 * n_combos + gc[i + 2 * step]], table[3 * n_combos + gc[i + 3 * step]]
-                        for o in range(C_out):  # the bias and the first four rows in one pass
-                            acc[o] = bias[o] + ((r0[o] + r1[o]) + (r2[o] + r3[o]))
-                        for p in range(1, n_pass):
-                            q = i + 4 * p * step
-                            r = 4 * p * n_combos
-                            r0, r1 = table[r + gc[q]], table[r + n_combos + gc[q + step]]
-                            r2 = table[r + 2 * n_combos + gc[q + 2 * step]]
-                            r3 = table[r + 3 * n_combos + gc[q + 3 * step]]
-                            for o in range(C_out):
-                                acc[o] += (r0[o] + r1[o]) + (r2[o] + r3[o])
+                    # conv1d_onehot (F1): c[b,:,t] = bias + sum_g table[g, gc[t*s + g*G*d], :]
+                    table_columns(table, bias, gc, blk, t0, nw * P, stride, step, n_pass, n_combos)
                     for jj in range(nw):
                         # maxpool1d (F1)-(F2) over window j0 + jj, every channel at once, in
                         # increasing t: the first maximum wins, a NaN takes over
@@ -261,15 +247,7 @@ def _backward_loops(d_pooled, codes, offsets, dw, db, pool, stride, padding, dil
                             r = dtables[r_part + grp * n_combos + gc[i + grp * step]]
                             for o in range(C_out):
                                 r[o] += col[o]
-    for r in range(n_rows):  # the threads' tables into the first
-        dst = dtables[r]
-        for part in range(1, n_parts):
-            src = dtables[part * n_rows + r]
-            for o in range(C_out):
-                dst[o] += src[o]
-    for part in range(n_parts):
-        for o in range(C_out):
-            db[o] += dbs[part, o]
+    sum_thread_tables(dtables, dbs, db, n_rows)  # the threads' tables into the first
     unfold_group_table(dtables, dw, G, n_groups)
 
 
