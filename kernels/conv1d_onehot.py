@@ -60,7 +60,7 @@ The forward's table has a multiple of 4 groups: the groups past the last real on
 same code, a pass over 4 rows with the bias and then passes over 4 rows (one pass
 at K <= 12; K = 15 reads 8 rows where 5 carry weight).  One loop body instead of
 three (4 rows with the bias, 4 rows, 1 row) and the geometry planned in Python
-(``_plan``) rather than by jitted helpers cut the forward's compilation from 2.5 to
+(``plan``) rather than by jitted helpers cut the forward's compilation from 2.5 to
 1.5-1.6 s and the backward's from 1.5 to ~1.0 s (an empty Numba cache, the default
 ``motifnet train``), for +2 us at L = 50 (28 -> 30 us) and 0.77 -> 0.67 ms at
 DeepBind's shape (0.62 ms with three bodies).
@@ -102,8 +102,9 @@ from motifnet.kernels.conv1d import check_geometry, conv1d_output_length
 __all__ = [
     "conv1d_onehot_forward_reference", "conv1d_onehot_backward_reference",
     "conv1d_onehot_forward_into", "conv1d_onehot_backward_into",
-    "conv1d_onehot_forward", "conv1d_onehot_backward", "check_codes",
-    "plan", "group_codes", "group_table", "table_columns", "sum_thread_tables", "unfold_group_table",
+    "conv1d_onehot_forward", "conv1d_onehot_backward", "check_codes", "check_weights",
+    "plan", "group_codes", "group_table", "table_columns", "rows_into_block", "add_row_sums",
+    "sum_thread_tables", "unfold_group_table",
 ]
 
 MAX_CHANNELS = 127  # codes are int8
@@ -304,6 +305,29 @@ def sum_thread_tables(dtables, dbs, db, n_rows):
             db[o] += dbs[part, o]
 
 
+@jit
+def add_row_sums(x_b, out):
+    """(B1) for one sequence: out[o] += sum_t x_b[o, t], x_b (C_out, n).  A building block
+    of this op and of ``kernels/conv1d_onehot_maxpool.py``."""
+    zero = x_b.dtype.type(0)
+    for o in range(x_b.shape[0]):
+        row = x_b[o]
+        acc = zero
+        for t in range(row.shape[0]):
+            acc += row[t]
+        out[o] += acc
+
+
+@jit
+def rows_into_block(x_b, t0, n, blk):
+    """blk[tt, o] = x_b[o, t0 + tt] for tt < n: n columns of x_b (C_out, L), t-major.  A
+    building block of this op and of ``kernels/conv1d_onehot_maxpool.py``."""
+    for o in range(x_b.shape[0]):
+        src = x_b[o, t0:t0 + n]
+        for tt in range(n):
+            blk[tt, o] = src[tt]
+
+
 def _forward_loops(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts):
     # codes: (B, L) int8  w: (C_out, C_in, K)  bias: (C_out,)  y: (B, C_out, L_out) written
     # G, n_pass, n_pc, n_pos: plan's.  The batch is split into n_parts slices of
@@ -341,7 +365,6 @@ def _backward_loops(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_p
     n_combos = base ** G
     n_groups = -(-K // G)
     n_rows = n_groups * n_combos
-    zero = dy.dtype.type(0)
     dtables = np.zeros((n_parts * n_rows, C_out), dtype=dy.dtype)
     dbs = np.zeros((n_parts, C_out), dtype=dy.dtype)
     step = G * dilation
@@ -352,18 +375,10 @@ def _backward_loops(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_p
         r_part = part * n_rows
         for b in range(part * B // n_parts, (part + 1) * B // n_parts):
             group_codes(codes, b, pc, gc, padding, G, dilation, base)
-            for o in range(C_out):  # (B1): db[o] += sum_{b,t} dy[b,o,t]
-                g_row = dy[b, o]
-                acc = zero
-                for t in range(L_out):
-                    acc += g_row[t]
-                dbs[part, o] += acc
+            add_row_sums(dy[b], dbs[part])  # (B1): db[o] += sum_{b,t} dy[b,o,t]
             for t0 in range(0, L_out, _BLOCK):
                 nt = min(_BLOCK, L_out - t0)
-                for o in range(C_out):  # blk[tt, o] = dy[b, o, t0 + tt]
-                    src = dy[b, o, t0:t0 + nt]
-                    for tt in range(nt):
-                        blk[tt, o] = src[tt]
+                rows_into_block(dy[b], t0, nt, blk)  # blk[tt, o] = dy[b, o, t0 + tt]
                 # (B2), first for the table rows the forward read: dtable[g, gc[t*s + g*G*d], :] += dy[b,:,t]
                 for tt in range(nt):
                     col = blk[tt]
@@ -426,6 +441,20 @@ def check_codes(codes, C_in, name="codes"):
                          f"got values in [{lo}, {hi}]")
 
 
+def check_weights(w, bias):
+    """Check the weight (C_out, C_in, K), C_in <= 127, and the bias (C_out,) or None of the
+    one-hot convolution; return the bias, zeros for None."""
+    check_float_array("w", w, ndim=3)
+    if 0 in w.shape:
+        raise ValueError(f"w must not have empty dimensions, got shape {w.shape}")
+    _check_channels(w.shape[1])
+    if bias is None:
+        return np.zeros(w.shape[0], dtype=w.dtype)
+    check_float_array("bias", bias, ndim=1, dtype=w.dtype)
+    check_shape("bias", bias, (w.shape[0],))
+    return bias
+
+
 def _check_channels(C_in):
     if C_in > MAX_CHANNELS:
         raise ValueError(f"the one-hot convolution takes at most {MAX_CHANNELS} input channels "
@@ -451,17 +480,9 @@ def conv1d_onehot_forward(codes: np.ndarray, w: np.ndarray, bias: np.ndarray | N
     -------
     y : ndarray (B, C_out, L_out) of ``w``'s dtype
     """
-    check_float_array("w", w, ndim=3)
-    if 0 in w.shape:
-        raise ValueError(f"w must not have empty dimensions, got shape {w.shape}")
-    _check_channels(w.shape[1])
+    bias = check_weights(w, bias)
     check_codes(codes, w.shape[1])
     stride, padding, dilation, L_out = check_geometry(codes.shape[1], w.shape[2], stride, padding, dilation)
-    if bias is None:
-        bias = np.zeros(w.shape[0], dtype=w.dtype)
-    else:
-        check_float_array("bias", bias, ndim=1, dtype=w.dtype)
-        check_shape("bias", bias, (w.shape[0],))
     y = np.empty((codes.shape[0], w.shape[0], L_out), dtype=w.dtype)
     conv1d_onehot_forward_into(codes, w, bias, y, stride, padding, dilation)
     return y

@@ -86,9 +86,10 @@ from numba import prange
 from motifnet.kernels._jit import SerialOrParallel
 from motifnet.kernels._validate import check_float_array, check_int, check_shape
 from motifnet.kernels.conv1d import check_geometry, conv1d_output_length
-from motifnet.kernels.conv1d_onehot import (MAX_CHANNELS, check_codes, conv1d_onehot_backward_reference,
-                                            conv1d_onehot_forward_reference, group_codes, group_table, plan,
-                                            sum_thread_tables, table_columns, unfold_group_table)
+from motifnet.kernels.conv1d_onehot import (add_row_sums, check_codes, check_weights,
+                                            conv1d_onehot_backward_reference, conv1d_onehot_forward_reference,
+                                            group_codes, group_table, plan, rows_into_block, sum_thread_tables,
+                                            table_columns, unfold_group_table)
 from motifnet.kernels.maxpool1d import maxpool1d_backward_reference, maxpool1d_forward_reference
 
 MAX_POOL = 127  # window offsets are int8
@@ -193,10 +194,10 @@ _loops = {}  # pool size -> its forward, compiled on first use
 
 
 def _loops_of(P):
-    pair = _loops.get(P)
-    if pair is None:
-        pair = _loops[P] = _loops_for(P)
-    return pair
+    forward = _loops.get(P)
+    if forward is None:
+        forward = _loops[P] = _loops_for(P)
+    return forward
 
 
 def _backward_loops(d_pooled, codes, offsets, dw, db, pool, stride, padding, dilation, G, n_pc, n_pos, n_parts):
@@ -223,18 +224,10 @@ def _backward_loops(d_pooled, codes, offsets, dw, db, pool, stride, padding, dil
         r_part = part * n_rows
         for b in range(part * B // n_parts, (part + 1) * B // n_parts):
             group_codes(codes, b, pc, gc, padding, G, dilation, base)
-            for o in range(C_out):  # (B1): db[o] += sum_{b,j} d_pooled[b,o,j]
-                g_row = d_pooled[b, o]
-                acc = zero
-                for j in range(L_pool):
-                    acc += g_row[j]
-                dbs[part, o] += acc
+            add_row_sums(d_pooled[b], dbs[part])  # (B1): db[o] += sum_{b,j} d_pooled[b,o,j]
             for j0 in range(0, L_pool, n_win):
                 nw = min(n_win, L_pool - j0)
-                for o in range(C_out):  # blk[jj, o] = d_pooled[b, o, j0 + jj]
-                    src = d_pooled[b, o, j0:j0 + nw]
-                    for jj in range(nw):
-                        blk[jj, o] = src[jj]
+                rows_into_block(d_pooled[b], j0, nw, blk)  # blk[jj, o] = d_pooled[b, o, j0 + jj]
                 for jj in range(nw):
                     g = blk[jj]
                     ko = offsets[b, j0 + jj]
@@ -289,15 +282,11 @@ def argmax_of(offsets, pool):
 
 
 # ----------------------------------------------------------------------------- 3. checked
-def _check_weights(w, bias):
-    check_float_array("w", w, ndim=3)
-    if 0 in w.shape:
-        raise ValueError(f"w must not have empty dimensions, got shape {w.shape}")
-    if w.shape[1] > MAX_CHANNELS:
-        raise ValueError(f"C_in = {w.shape[1]} channels is more than base codes (int8) can name ({MAX_CHANNELS})")
-    if bias is not None:
-        check_float_array("bias", bias, ndim=1, dtype=w.dtype)
-        check_shape("bias", bias, (w.shape[0],))
+def _check_pool(pool) -> int:
+    pool = check_int("pool", pool, 1)
+    if pool > MAX_POOL:
+        raise ValueError(f"pool must be at most {MAX_POOL} (offsets are int8), got {pool}")
+    return pool
 
 
 def conv1d_onehot_maxpool_forward(codes: np.ndarray, w: np.ndarray, bias: np.ndarray | None, pool: int,
@@ -319,18 +308,15 @@ def conv1d_onehot_maxpool_forward(codes: np.ndarray, w: np.ndarray, bias: np.nda
     argmax : int64 ndarray (B, C_out, L_pool), the position in the convolution's output
         of each window's maximum (first maximum on ties; a NaN wins)
     """
-    _check_weights(w, bias)
+    bias = check_weights(w, bias)
     C_out, C_in, K = w.shape
     check_codes(codes, C_in)
-    pool = check_int("pool", pool, 1)
+    pool = _check_pool(pool)
     stride, padding, dilation, L_out = check_geometry(codes.shape[1], K, stride, padding, dilation)
     L_pool = L_out // pool
     if L_pool < 1:
         raise ValueError(f"sequences of length {codes.shape[1]} give {L_out} convolution positions, "
                          f"fewer than one window of {pool}")
-    bias = np.zeros(C_out, dtype=w.dtype) if bias is None else bias
-    if pool > MAX_POOL:
-        raise ValueError(f"pool must be at most {MAX_POOL} (offsets are int8), got {pool}")
     pooled = np.empty((codes.shape[0], C_out, L_pool), dtype=w.dtype)
     offsets = np.empty((codes.shape[0], L_pool, C_out), dtype=np.int8)
     conv1d_onehot_maxpool_forward_into(codes, w, bias, pooled, offsets, pool, stride, padding, dilation)
@@ -344,9 +330,7 @@ def conv1d_onehot_maxpool_backward(d_pooled: np.ndarray, codes: np.ndarray, argm
     C_out, C_in, K = (int(v) for v in w_shape)
     check_float_array("d_pooled", d_pooled, ndim=3)
     check_codes(codes, C_in)
-    pool = check_int("pool", pool, 1)
-    if pool > MAX_POOL:
-        raise ValueError(f"pool must be at most {MAX_POOL} (offsets are int8), got {pool}")
+    pool = _check_pool(pool)
     stride, padding, dilation, L_out = check_geometry(codes.shape[1], K, stride, padding, dilation)
     L_pool = L_out // pool
     check_shape("d_pooled", d_pooled, (codes.shape[0], C_out, L_pool))
