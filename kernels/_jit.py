@@ -38,6 +38,9 @@ Why these options:
   (kernels with ``ns_per_work``) and stops using threads for a while (1 s, doubling
   up to a minute) after 3 calls in a row that took longer than the same kernel's serial
   run, which it measures too: one call in 32 above the threshold runs serially, timed.
+  The first call of each compilation in a process compiles or loads it, so it is neither
+  timed as the serial speed nor judged (a probe that had timed the loading took 514 ms
+  for a 0.3 ms step, and made every parallel call "win" until the next probe).
 """
 
 from __future__ import annotations
@@ -182,6 +185,8 @@ class SerialOrParallel:
         self.ns_per_work = ns_per_work
         self._serial_rate = None  # serial ns per unit of work, as last measured by a probe
         self._calls = 0
+        self._warm = set()  # the compilations called once in this process: their first call
+        # compiles or loads machine code (0.1-10 s), so it is neither a probe nor judged
         self.__doc__ = fn.__doc__
         self.__name__ = fn.__name__
 
@@ -209,6 +214,9 @@ class SerialOrParallel:
         self._calls += 1
         if self._serial_rate is None or self._calls % PROBE_EVERY == 0:
             serial = self.serial
+            if "serial" not in self._warm:
+                self._warm.add("serial")
+                return serial, 1
 
             def probe(*args):
                 start = time.perf_counter_ns()
@@ -219,6 +227,9 @@ class SerialOrParallel:
             return probe, 1
         serial_ns = work * self._serial_rate
         parallel = self.parallel
+        if "parallel" not in self._warm:
+            self._warm.add("parallel")
+            return parallel, numba.get_num_threads()
 
         def timed(*args):
             start = time.perf_counter_ns()

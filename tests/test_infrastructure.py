@@ -170,9 +170,10 @@ def test_threads_are_suspended_while_they_lose_and_resumed_after_a_pause(monkeyp
     assert jit_module.use_threads(2000.0)
 
 
-def _timed_kernel(monkeypatch, serial_ms, parallel_ms):
+def _timed_kernel(monkeypatch, serial_ms, parallel_ms, first_ms=None):
     """A SerialOrParallel kernel (estimated 1 ns per unit of work) whose serial calls take
-    ``serial_ms`` and parallel ones ``parallel_ms`` on a fake clock; the calls it made."""
+    ``serial_ms`` and parallel ones ``parallel_ms`` on a fake clock (the first call of each
+    ``first_ms``, as compiling or loading it would); the calls it made."""
     _two_threads_on_a_fake_clock(monkeypatch, 50.0, 100.0)  # the monotonic clock stays at 50 s
     clock = [0]
     monkeypatch.setattr(jit_module.time, "perf_counter_ns", lambda: clock[0])
@@ -181,8 +182,9 @@ def _timed_kernel(monkeypatch, serial_ms, parallel_ms):
 
     def run(kind, ms):
         def call(x):
+            first = kind not in calls
             calls.append(kind)
-            clock[0] += int(ms * 1e6)
+            clock[0] += int((first_ms if first and first_ms is not None else ms) * 1e6)
         return call
 
     kernel.serial, kernel.parallel = run("serial", serial_ms), run("parallel", parallel_ms)
@@ -190,12 +192,15 @@ def _timed_kernel(monkeypatch, serial_ms, parallel_ms):
 
 
 def test_serial_or_parallel_times_its_parallel_calls_against_its_own_serial_run(monkeypatch):
-    # the first call above the threshold is a timed serial probe; parallel calls slower than
-    # it are strikes, and once they keep losing the serial compilation runs instead
-    kernel, calls = _timed_kernel(monkeypatch, serial_ms=1.0, parallel_ms=3.0)
-    for _ in range(jit_module.STRIKES + 3):
+    # above the threshold: the serial compilation's first call (it compiles: not timed), a
+    # timed serial probe, the parallel compilation's first call (not judged); then parallel
+    # calls slower than the probe are strikes, and once they keep losing the serial
+    # compilation runs instead.  Had the first call's 500 ms (compiling) been taken as the
+    # serial speed, every 3 ms parallel call would have "won".
+    kernel, calls = _timed_kernel(monkeypatch, serial_ms=1.0, parallel_ms=3.0, first_ms=500.0)
+    for _ in range(jit_module.STRIKES + 5):
         kernel(1000, 0)
-    assert calls == ["serial"] + ["parallel"] * jit_module.STRIKES + ["serial"] * 2
+    assert calls == ["serial", "serial", "parallel"] + ["parallel"] * jit_module.STRIKES + ["serial"] * 2
     assert kernel.choose(10)[0] is kernel.serial  # below the threshold: serial, not timed
 
 
@@ -207,6 +212,7 @@ def test_a_machine_slower_than_the_calibration_keeps_its_threads(monkeypatch):
     n = 2 * jit_module.PROBE_EVERY
     for _ in range(n):
         kernel(1000, 0)
-    assert calls.count("serial") == 1 + n // jit_module.PROBE_EVERY  # the first call, then calls 32, 64
+    # the first call (it compiles), the first probe, then calls 32, 64
+    assert calls.count("serial") == 2 + n // jit_module.PROBE_EVERY
     assert calls.count("parallel") == n - calls.count("serial")
     assert jit_module._suspension["until"] == 0.0
