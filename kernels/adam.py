@@ -99,6 +99,17 @@ def _adam_loop(param, grad, exp_avg, exp_avg_sq, weight_decay, lerp_weight, beta
         param[n] = param[n] + neg_step * m / denom  # A5: addcdiv_(exp_avg, denom, value=-step_size)
 
 
+def adam_scalars(step, lr, beta1, beta2, eps, weight_decay):
+    """The scalar arguments of ``_adam_loop`` after ``param, grad, exp_avg, exp_avg_sq``, for
+    step ``step`` (counted from 1): the bias corrections in Python float64, as torch
+    computes them.  (Also what ``motifnet/compiled_step.py`` passes to the loop.)"""
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    step_size = lr / bias_correction1
+    bias_correction2_sqrt = bias_correction2**0.5
+    return (float(weight_decay), 1 - beta1, float(beta2), 1 - beta2, -step_size, bias_correction2_sqrt, float(eps))
+
+
 def adam_step_into(param1d, grad1d, m1d, v1d, step, lr, beta1, beta2, eps, weight_decay):
     """Fast (A1)-(A5), unchecked: updates ``param1d``, ``m1d`` (exp_avg), ``v1d`` (exp_avg_sq) in place.
 
@@ -106,12 +117,7 @@ def adam_step_into(param1d, grad1d, m1d, v1d, step, lr, beta1, beta2, eps, weigh
     counted from 1; the scalars are Python floats.  The bias corrections are computed
     here in Python float64 (as torch does), then one njit loop does the rest.
     """
-    bias_correction1 = 1 - beta1**step
-    bias_correction2 = 1 - beta2**step
-    step_size = lr / bias_correction1
-    bias_correction2_sqrt = bias_correction2**0.5
-    _adam_loop(param1d, grad1d, m1d, v1d, float(weight_decay), 1 - beta1, float(beta2), 1 - beta2,
-               -step_size, bias_correction2_sqrt, float(eps))
+    _adam_loop(param1d, grad1d, m1d, v1d, *adam_scalars(step, lr, beta1, beta2, eps, weight_decay))
 
 
 # ----------------------------------------------------------------------------- 3. checked
