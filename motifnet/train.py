@@ -1,7 +1,8 @@
 """Training loop, prediction, evaluation and input gradients.
 
 The training step is the ~15 kernel calls of forward + loss + backward + one Adam
-call and nothing else: the data set is validated once, each epoch gathers the
+call and nothing else (for the cnn model on long sequences, the first three are one
+compiled call that can use every thread: ``motifnet/compiled_step.py``): the data set is validated once, each epoch gathers the
 shuffled data with ONE fancy index into buffers made once and then takes
 contiguous slices (views) as batches, and evaluation runs forward-only in
 large batches.
@@ -24,6 +25,7 @@ import time
 
 import numpy as np
 
+from motifnet.compiled_step import compiled_step_for
 from motifnet.errors import UserError
 from motifnet.layers import BCEWithLogitsLoss
 from motifnet.optim import Adam
@@ -98,6 +100,9 @@ def fit(model, x_train, y_train, x_valid=None, y_valid=None, *, lengths_train=No
     targets = y_train.astype(model.dtype)
     loss_fn = BCEWithLogitsLoss()
     optimizer = Adam(model.parameters(), lr=lr)
+    # long sequences on the cnn model: forward, loss and backward in one compiled call,
+    # split over threads (motifnet/compiled_step.py); None keeps the layer-by-layer step
+    step = compiled_step_for(model, x_train, batch_size, optimizer)
     rng = np.random.default_rng(seed)
     # the shuffled copy of the training set: batches are contiguous views of it.  np.take
     # into a buffer made once costs ~0.1 ms per epoch; x_train[perm] (a fresh 1.2 MB
@@ -114,18 +119,22 @@ def fit(model, x_train, y_train, x_valid=None, y_valid=None, *, lengths_train=No
         loss_sum = 0.0
         for b in range(0, n, batch_size):
             xb, tb = xs[b:b + batch_size], ts[b:b + batch_size]
-            logits = model.forward(xb, ls[b:b + batch_size], check=False)
+            if step is not None:  # the same step as the lines below, Adam's included, in one compiled call
+                loss, logits = step(xb, tb)
+            else:
+                logits = model.forward(xb, ls[b:b + batch_size], check=False)
+                loss = loss_fn.forward(logits, tb)
             epoch_logits[b:b + batch_size] = logits
-            loss = loss_fn.forward(logits, tb)
             if not math.isfinite(loss):
                 raise TrainingDiverged(
                     f"the training loss became {loss} at epoch {epoch}, batch {b // batch_size + 1} "
                     f"(learning rate {lr:g}; a smaller --lr usually helps); nothing was saved")
             loss_sum += loss * xb.shape[0]
-            d_logits = loss_fn.backward()
-            optimizer.zero_grad()
-            model.backward(d_logits)
-            optimizer.step()
+            if step is None:
+                d_logits = loss_fn.backward()
+                optimizer.zero_grad()
+                model.backward(d_logits)
+                optimizer.step()
         row = {"epoch": epoch, "loss": loss_sum / n,
                "train_accuracy": float(np.mean((epoch_logits > 0) == (ts == 1))),
                "valid_loss": None, "valid_accuracy": None, "valid_auroc": None, "best": False}

@@ -125,6 +125,9 @@ def _zero_buffers(obj, _seen=None) -> None:
 def _step(spec: dict) -> None:
     """One training step and one evaluation forward of a fresh model, on zeros of the spec's
     shapes: every kernel call the real run makes first, with the same argument types."""
+    import numba
+
+    from motifnet.compiled_step import compiled_step_for
     from motifnet.layers import BCEWithLogitsLoss
     from motifnet.models import MODELS
     from motifnet.optim import Adam
@@ -145,6 +148,10 @@ def _step(spec: dict) -> None:
             optimizer.zero_grad()
             model.backward(loss_fn.backward())
             optimizer.step()
+            step = compiled_step_for(model, x, spec["batch_size"])
+            if step is not None:  # the real run trains with it (long sequences): serial, and threaded
+                for parallel in (False, True) if numba.get_num_threads() > 1 else (False,):
+                    step.run(x, np.zeros(rows, dtype=dtype), 1 + parallel, parallel)
         else:
             model.forward(x, lengths, check=False, need_backward=False)
 
