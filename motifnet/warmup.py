@@ -149,9 +149,8 @@ def _step(spec: dict) -> None:
             model.backward(loss_fn.backward())
             optimizer.step()
             step = compiled_step_for(model, x, spec["batch_size"])
-            if step is not None:  # the real run trains with it (long sequences): serial, and threaded
-                for parallel in (False, True) if numba.get_num_threads() > 1 else (False,):
-                    step.run(x, np.zeros(rows, dtype=dtype), 1 + parallel, parallel)
+            if step is not None:  # the real run trains with it (long sequences)
+                step.run(x, np.zeros(rows, dtype=dtype), 1, numba.get_num_threads() > 1)
         else:
             model.forward(x, lengths, check=False, need_backward=False)
 
