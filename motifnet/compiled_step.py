@@ -104,6 +104,7 @@ def _part_loops(part, n_parts, codes, targets, wc, bc, w1, b1, w2, b2, grads, pa
     stride, padding, dilation, pool = geo[0], geo[1], geo[2], geo[3]
     G, n_pass, n_pc, n_pos = plan_[0], plan_[1], plan_[2], plan_[3]
     one = n_parts // n_parts  # 1 as a variable: the callees' compiled int64 signatures
+    reduction = np.int64(REDUCTION_SUM)  # not a literal, for the same reason
     lo, hi = part * B // n_parts, (part + 1) * B // n_parts
     nb = hi - lo
     g = grads if part == 0 else part_grads[part - 1]
@@ -120,10 +121,10 @@ def _part_loops(part, n_parts, codes, targets, wc, bc, w1, b1, w2, b2, grads, pa
     linear_forward(flat, w1, b1, zp)
     relu_forward(zp.reshape(-1))
     linear_forward(zp, w2, b2, lp)
-    bce_forward(lp.reshape(-1), t, pos_weight, REDUCTION_SUM, losses[part:part + 1])
+    bce_forward(lp.reshape(-1), t, pos_weight, reduction, losses[part:part + 1])
     # backward: GenomicsCNN.backward, layer by layer; d_loss = [1 / B], the mean's
     dlp[:] = 0
-    bce_backward(lp.reshape(-1), t, pos_weight, REDUCTION_SUM, d_loss, dlp.reshape(-1))
+    bce_backward(lp.reshape(-1), t, pos_weight, reduction, d_loss, dlp.reshape(-1))
     dzp[:] = 0
     linear_backward(dlp, zp, w2, dzp, dw2, db2, one == 1)
     relu_backward(dzp.reshape(-1), zp.reshape(-1))

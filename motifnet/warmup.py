@@ -142,15 +142,24 @@ def _step(spec: dict) -> None:
         x = np.zeros((rows,) + tail, dtype=np.dtype(spec["x_dtype"]))
         lengths = np.full(rows, tail[-1], dtype=np.int64) if spec["variable_length"] else None
         if train:
-            logits = model.forward(x, lengths, check=False)
-            loss_fn.forward(logits, np.zeros(rows, dtype=dtype))
             optimizer = Adam(model.parameters())
-            optimizer.zero_grad()
-            model.backward(loss_fn.backward())
-            optimizer.step()
-            step = compiled_step_for(model, x, spec["batch_size"])
-            if step is not None:  # the real run trains with it (long sequences)
-                step.run(x, np.zeros(rows, dtype=dtype), 1, numba.get_num_threads() > 1)
+            step = compiled_step_for(model, x, spec["batch_size"], optimizer)
+            threads = numba.get_num_threads()
+            if step is not None:
+                # the real run trains with the compiled step (long sequences), which calls the
+                # layers' serial compilations: the layer-by-layer step at one thread finds
+                # those, and compile_kernels takes them before the step that calls them
+                numba.set_num_threads(1)
+            try:
+                logits = model.forward(x, lengths, check=False)
+                loss_fn.forward(logits, np.zeros(rows, dtype=dtype))
+                optimizer.zero_grad()
+                model.backward(loss_fn.backward())
+                optimizer.step()
+            finally:
+                numba.set_num_threads(threads)
+            if step is not None:
+                step.run(x, np.zeros(rows, dtype=dtype), 1, threads > 1, update=True)
         else:
             model.forward(x, lengths, check=False, need_backward=False)
 
@@ -212,15 +221,36 @@ def code_size(py_func, _seen=None) -> int:
     return n
 
 
+def calls_any(py_func, dispatchers, _seen=None) -> bool:
+    """Whether a kernel calls (through the jitted functions it calls) one of ``dispatchers``."""
+    from numba.core.dispatcher import Dispatcher
+
+    _seen = set() if _seen is None else _seen
+    if py_func in _seen:
+        return False
+    _seen.add(py_func)
+    for name in py_func.__code__.co_names:
+        callee = py_func.__globals__.get(name)
+        if isinstance(callee, Dispatcher) and (callee in dispatchers or calls_any(callee.py_func, dispatchers, _seen)):
+            return True
+    return False
+
+
 def compile_kernels(found, claims) -> None:
     """Compile (or load from the cache) each kernel of ``found`` that ``claims`` grants this
     process, largest first: with two processes taking the next free kernel, the last ones
-    are the smallest, so both finish at about the same time."""
-    sizes = {}
+    are the smallest, so both finish at about the same time.  A kernel that calls others of
+    ``found`` (the compiled training step) comes after all of them: compiling it compiles
+    its callees too, so taken first it would compile them all in one process while the
+    other compiled them again (a first cnn run at L = 200: 24-28 s; after them it finds
+    them in the cache)."""
+    sizes, callers = {}, {}
+    dispatchers = {d for d, _ in found}
     for dispatcher, _ in found:
         if dispatcher not in sizes:
             sizes[dispatcher] = code_size(dispatcher.py_func)
-    for dispatcher, argtypes in sorted(found, key=lambda k: -sizes[k[0]]):
+            callers[dispatcher] = calls_any(dispatcher.py_func, dispatchers - {dispatcher})
+    for dispatcher, argtypes in sorted(found, key=lambda k: (callers[k[0]], -sizes[k[0]])):
         if claims.claim(_key(dispatcher, argtypes)):
             hook = getattr(dispatcher, "_compilation_chain_init_hook", None)
             if hook is not None:

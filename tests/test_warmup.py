@@ -183,6 +183,28 @@ def test_largest_first():
     assert [k.split("(")[0].rsplit(".", 2)[-2] for k in order.keys] == ["conv1d_onehot", "linear", "relu"]
 
 
+def test_a_kernel_that_calls_others_found_comes_after_them():
+    # the compiled training step calls the layers' serial kernels: taken first, it would
+    # compile them all in one process while the other process compiled them again
+    from motifnet import compiled_step
+    from motifnet.kernels import linear, relu
+
+    step = compiled_step._step_of(4, True)
+    found = [(step, ("s",)), (relu._forward.serial, ("a",)), (linear._backward.serial, ("c",))]
+    assert warmup.code_size(step.py_func) > warmup.code_size(linear._backward_loops)  # the largest
+    assert warmup.calls_any(step.py_func, {linear._backward.serial})
+    assert not warmup.calls_any(linear._backward_loops, {step, relu._forward.serial})
+    keys = []
+
+    class Order:
+        def claim(self, key):
+            keys.append(key)
+            return False
+
+    warmup.compile_kernels(found, Order())
+    assert "_step_loops" in keys[-1] and "linear" in keys[0]
+
+
 def test_the_helper_exits_quietly_when_it_is_not_needed():
     proc = subprocess.run([sys.executable, "-m", "motifnet.warmup"], input="", capture_output=True, text=True,
                           timeout=600, cwd=REPO)
