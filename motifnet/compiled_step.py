@@ -254,8 +254,17 @@ class CNNTrainingStep:
         start = time.perf_counter_ns()
         # with threads, the threaded compilation only, for one part too (a probe, or threads
         # suspended): it runs one part as fast as the serial one (1.01x, L = 200, alternating
-        # epochs), and a first run then compiles, and every run loads, one step instead of two
-        losses = self.run(codes, targets, n_parts, numba.get_num_threads() > 1, self.optimizer is not None)
+        # epochs), and a first run then compiles, and every run loads, one step instead of two.
+        # One part runs with the thread count at 1: otherwise its region still waits for the
+        # other threads, and on a busy machine a one-part step took a whole time slice (16 ms).
+        threads = numba.get_num_threads()
+        if n_parts == 1 and threads > 1:
+            numba.set_num_threads(1)
+        try:
+            losses = self.run(codes, targets, n_parts, threads > 1, self.optimizer is not None)
+        finally:
+            if n_parts == 1 and threads > 1:
+                numba.set_num_threads(threads)
         elapsed = time.perf_counter_ns() - start
         if timed and n_parts == 1:
             self._serial_ns_per_seq = elapsed / B

@@ -190,3 +190,20 @@ def test_a_diverging_run_still_stops(monkeypatch):
     model.flat_params[:] = np.float32(1e30)
     with pytest.raises(train.TrainingDiverged):
         train.fit(model, x, y, epochs=1, batch_size=32)
+
+
+def test_a_one_part_step_runs_alone_while_threads_are_on(monkeypatch):
+    # a probe, or a step while threads are suspended: its parallel region must not wait for
+    # the other threads (on a busy machine that wait was a time slice, 16 ms), so the thread
+    # count is 1 during the call and restored after it
+    step = CNNTrainingStep(GenomicsCNN(seq_len=200), 8)
+    codes, targets = _batch(np.random.default_rng(0), 8, 200)
+    calls = []
+    monkeypatch.setattr(compiled_step.numba, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(compiled_step.numba, "set_num_threads", calls.append)
+    for parts, expected in (((1, True), [1, 2]), ((2, True), [])):
+        calls.clear()
+        monkeypatch.setattr(step, "_parts", lambda B, parts=parts: parts)
+        step._serial_ns_per_seq = 1.0
+        step(codes, targets)
+        assert calls == expected
