@@ -165,9 +165,9 @@ def _step_of(P, parallel):
     """The step for pool size P, serial or threaded.  The fused forward is compiled per P,
     so each P gets a copy of ``_part_loops`` whose global ``conv_pool_forward`` is that P's,
     and a copy of ``_step_loops`` that calls it, under names of their own (their own cache
-    files).  Not a closure: Numba's cache key
-    includes a closure's cells, and a captured dispatcher pickles differently in every
-    process, so the cache would never hit (measured: 4 s of compiling at every run)."""
+    files).  Not a closure: Numba's cache key includes a closure's cells, and a captured
+    dispatcher pickles differently in every process, so the cache would never hit
+    (measured: 4 s of compiling at every run)."""
     key = (P, parallel)
     fn = _compiled.get(key)
     if fn is None:
@@ -195,8 +195,9 @@ class CNNTrainingStep:
 
     On one thread it runs the serial compilation; on more, the threaded one, with the
     batch split into as many parts (at most one per sequence), and, like every kernel
-    (``_jit.SerialOrParallel``), one step in ``PROBE_EVERY`` run serially and timed, so
-    that threads which lose on a busy machine are suspended (``_jit.thread_outcome``).
+    (``_jit.SerialOrParallel``), one step in ``PROBE_EVERY`` run as one part alone and
+    timed, so that threads which lose on a busy machine are suspended
+    (``_jit.thread_outcome``).
     """
 
     def __init__(self, model, batch_size, optimizer=None):
@@ -235,8 +236,8 @@ class CNNTrainingStep:
         self._warm = set()  # the compilations called once: their first call loads or compiles them
 
     def _parts(self, B):
-        """(number of parts, whether the call is timed: a serial probe, or a threaded call to
-        judge against it).  A compilation's first call in this process is neither: it
+        """(number of parts, whether the call is timed: a one-part probe, or a threaded call
+        to judge against it).  A compilation's first call in this process is neither: it
         compiles or loads the machine code."""
         threads = numba.get_num_threads()
         if threads < 2 or B < 2 or time.monotonic() < _jit._suspension["until"]:
