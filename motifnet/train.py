@@ -1,11 +1,11 @@
 """Training loop, prediction, evaluation and input gradients.
 
 The training step is the ~15 kernel calls of forward + loss + backward + one Adam
-call and nothing else (for the cnn model on long sequences, the first three are one
-compiled call that can use every thread: ``motifnet/compiled_step.py``): the data set is validated once, each epoch gathers the
-shuffled data with ONE fancy index into buffers made once and then takes
-contiguous slices (views) as batches, and evaluation runs forward-only in
-large batches.
+call and nothing else (for the cnn model on long sequences, all of them in one compiled
+call that can use every thread: ``motifnet/compiled_step.py``): the data set is
+validated once, each epoch gathers the shuffled data with ONE fancy index into buffers
+made once and then takes contiguous slices (views) as batches, and evaluation runs
+forward-only in large batches.
 
 Training a user can trust:
 
@@ -100,8 +100,8 @@ def fit(model, x_train, y_train, x_valid=None, y_valid=None, *, lengths_train=No
     targets = y_train.astype(model.dtype)
     loss_fn = BCEWithLogitsLoss()
     optimizer = Adam(model.parameters(), lr=lr)
-    # long sequences on the cnn model: forward, loss and backward in one compiled call,
-    # split over threads (motifnet/compiled_step.py); None keeps the layer-by-layer step
+    # long sequences on the cnn model: forward, loss, backward and Adam's update in one
+    # compiled call, split over threads (motifnet/compiled_step.py); None: layer by layer
     step = compiled_step_for(model, x_train, batch_size, optimizer)
     rng = np.random.default_rng(seed)
     # the shuffled copy of the training set: batches are contiguous views of it.  np.take
