@@ -39,8 +39,7 @@ Why these options:
   up to a minute) after 3 calls in a row that took longer than the same kernel's serial
   run, which it measures too: one call in 32 above the threshold runs serially, timed.
   The first call of each compilation in a process compiles or loads it, so it is neither
-  timed as the serial speed nor judged (a probe that had timed the loading took 514 ms
-  for a 0.3 ms step, and made every parallel call "win" until the next probe).
+  timed as the serial speed nor judged (``ProbeSchedule``).
 """
 
 from __future__ import annotations
@@ -169,6 +168,32 @@ def thread_outcome(elapsed_ns: float, serial_ns: float) -> None:
         s["pause"] = max(1.0, s["pause"] / 2)
 
 
+class ProbeSchedule:
+    """Which calls above the threshold run serially to measure the serial speed, and which
+    calls are timed, for anything with a serial and a threaded way to run: the kernels
+    (``SerialOrParallel``) and the cnn's compiled training step (motifnet/compiled_step.py).
+
+    ``next()`` gives ``(threaded, timed)``: the first call and every ``PROBE_EVERY``-th run
+    serially (a probe, whose time becomes ``serial_rate``), the others threaded and judged
+    against it (``thread_outcome``).  The first call of each way in this process compiles
+    or loads its machine code (0.1-10 s), so it is neither a probe nor judged: a probe that
+    had timed the loading took 514 ms for a 0.3 ms step, and made every parallel call
+    "win" until the next probe.
+    """
+
+    def __init__(self):
+        self.serial_rate = None  # the serial time per unit of work, as last measured by a probe
+        self.calls = 0
+        self.warm = set()  # of True / False: the ways (threaded or not) already called once
+
+    def next(self) -> tuple[bool, bool]:
+        self.calls += 1
+        threaded = self.serial_rate is not None and self.calls % PROBE_EVERY != 0
+        timed = threaded in self.warm
+        self.warm.add(threaded)
+        return threaded, timed
+
+
 class SerialOrParallel:
     """One loop nest compiled twice: serially (``prange`` acts as ``range``) and with threads.
 
@@ -183,10 +208,7 @@ class SerialOrParallel:
         self.serial = jit(fn)
         self.parallel = jit_parallel(fn)
         self.ns_per_work = ns_per_work
-        self._serial_rate = None  # serial ns per unit of work, as last measured by a probe
-        self._calls = 0
-        self._warm = set()  # the compilations called once in this process: their first call
-        # compiles or loads machine code (0.1-10 s), so it is neither a probe nor judged
+        self._schedule = ProbeSchedule()  # its serial_rate: serial ns per unit of work
         self.__doc__ = fn.__doc__
         self.__name__ = fn.__name__
 
@@ -211,25 +233,24 @@ class SerialOrParallel:
             return self.serial, 1
         if self.ns_per_work is None:
             return self.parallel, numba.get_num_threads()
-        self._calls += 1
-        if self._serial_rate is None or self._calls % PROBE_EVERY == 0:
+        schedule = self._schedule
+        threaded, timed = schedule.next()
+        if not threaded:
             serial = self.serial
-            if "serial" not in self._warm:
-                self._warm.add("serial")
+            if not timed:
                 return serial, 1
 
             def probe(*args):
                 start = time.perf_counter_ns()
                 result = serial(*args)
-                self._serial_rate = (time.perf_counter_ns() - start) / max(work, 1)
+                schedule.serial_rate = (time.perf_counter_ns() - start) / max(work, 1)
                 return result
 
             return probe, 1
-        serial_ns = work * self._serial_rate
         parallel = self.parallel
-        if "parallel" not in self._warm:
-            self._warm.add("parallel")
+        if not timed:
             return parallel, numba.get_num_threads()
+        serial_ns = work * schedule.serial_rate
 
         def timed(*args):
             start = time.perf_counter_ns()

@@ -231,34 +231,28 @@ class CNNTrainingStep:
         self.dz = np.empty((B, H), self.dtype)
         self.d_pooled = np.empty((B, C, Lp), self.dtype)
         self.part_grads = np.empty((0, model.flat_grads.size), self.dtype)
-        self._calls = 0
-        self._serial_ns_per_seq = None
-        self._warm = set()  # the compilations called once: their first call loads or compiles them
+        self._schedule = _jit.ProbeSchedule()  # its serial_rate: serial ns per sequence
 
-    def _parts(self, B):
+    def _parts(self, B, threads):
         """(number of parts, whether the call is timed: a one-part probe, or a threaded call
-        to judge against it).  A compilation's first call in this process is neither: it
-        compiles or loads the machine code."""
-        threads = numba.get_num_threads()
+        to judge against it), as ``_jit.ProbeSchedule`` has it."""
+        schedule = self._schedule
         if threads < 2 or B < 2 or time.monotonic() < _jit._suspension["until"]:
-            self._warm.add(False)
+            schedule.warm.add(False)  # one part has run: the next one-part call is a probe
             return 1, False
-        self._calls += 1
-        parallel = not (self._serial_ns_per_seq is None or self._calls % _jit.PROBE_EVERY == 0)
-        timed = parallel in self._warm
-        self._warm.add(parallel)
-        return (min(threads, B) if parallel else 1), timed
+        threaded, timed = schedule.next()
+        return (min(threads, B) if threaded else 1), timed
 
     def __call__(self, codes, targets):
         B = codes.shape[0]
-        n_parts, timed = self._parts(B)
+        threads = numba.get_num_threads()
+        n_parts, timed = self._parts(B, threads)
         start = time.perf_counter_ns()
         # with threads, the threaded compilation only, for one part too (a probe, or threads
         # suspended): it runs one part as fast as the serial one (1.01x, L = 200, alternating
         # epochs), and a first run then compiles, and every run loads, one step instead of two.
         # One part runs with the thread count at 1: otherwise its region still waits for the
         # other threads, and on a busy machine a one-part step took a whole time slice (16 ms).
-        threads = numba.get_num_threads()
         if n_parts == 1 and threads > 1:
             numba.set_num_threads(1)
         try:
@@ -268,9 +262,9 @@ class CNNTrainingStep:
                 numba.set_num_threads(threads)
         elapsed = time.perf_counter_ns() - start
         if timed and n_parts == 1:
-            self._serial_ns_per_seq = elapsed / B
+            self._schedule.serial_rate = elapsed / B
         elif timed:
-            _jit.thread_outcome(elapsed, self._serial_ns_per_seq * B)
+            _jit.thread_outcome(elapsed, self._schedule.serial_rate * B)
         dt = self.dtype.type
         loss = losses.sum(dtype=self.dtype) / dt(B) if n_parts > 1 else losses[0] / dt(B)
         return float(loss), self.logits[:B].reshape(-1)

@@ -167,19 +167,17 @@ def test_used_only_where_it_applies():
 
 def test_threads_probe_then_split_and_stand_down_when_suspended(monkeypatch):
     step = CNNTrainingStep(GenomicsCNN(seq_len=200), 32)
-    monkeypatch.setattr(compiled_step.numba, "get_num_threads", lambda: 2)
     monkeypatch.setitem(_jit._suspension, "until", 0.0)
-    assert step._parts(32) == (1, False)  # the serial compilation's first call: it loads, untimed
-    assert step._parts(32) == (1, True)  # a timed one-part probe
-    step._serial_ns_per_seq = 1000.0
-    assert step._parts(32) == (2, False)  # the threaded compilation's first call: not judged
-    assert step._parts(32) == (2, True)  # judged against the probe
-    assert step._parts(1) == (1, False)  # one sequence: nothing to split
+    assert step._parts(32, 2) == (1, False)  # the serial compilation's first call: it loads, untimed
+    assert step._parts(32, 2) == (1, True)  # a timed one-part probe
+    step._schedule.serial_rate = 1000.0
+    assert step._parts(32, 2) == (2, False)  # the threaded compilation's first call: not judged
+    assert step._parts(32, 2) == (2, True)  # judged against the probe
+    assert step._parts(1, 2) == (1, False)  # one sequence: nothing to split
     monkeypatch.setitem(_jit._suspension, "until", float("inf"))  # threads lost on a busy machine
-    assert step._parts(32) == (1, False)
-    monkeypatch.setattr(compiled_step.numba, "get_num_threads", lambda: 1)
+    assert step._parts(32, 2) == (1, False)
     monkeypatch.setitem(_jit._suspension, "until", 0.0)
-    assert step._parts(32) == (1, False)
+    assert step._parts(32, 1) == (1, False)
 
 
 def test_a_diverging_run_still_stops(monkeypatch):
@@ -203,7 +201,7 @@ def test_a_one_part_step_runs_alone_while_threads_are_on(monkeypatch):
     monkeypatch.setattr(compiled_step.numba, "set_num_threads", calls.append)
     for parts, expected in (((1, True), [1, 2]), ((2, True), [])):
         calls.clear()
-        monkeypatch.setattr(step, "_parts", lambda B, parts=parts: parts)
-        step._serial_ns_per_seq = 1.0
+        monkeypatch.setattr(step, "_parts", lambda B, threads, parts=parts: parts)
+        step._schedule.serial_rate = 1.0
         step(codes, targets)
         assert calls == expected
