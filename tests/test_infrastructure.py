@@ -144,7 +144,7 @@ def _two_threads_on_a_fake_clock(monkeypatch, start_s, min_ns):
     monkeypatch.setattr(jit_module.time, "monotonic", lambda: now[0])
     monkeypatch.setattr(jit_module.numba, "get_num_threads", lambda: 2)
     monkeypatch.setattr(jit_module, "_min_ns", [min_ns])
-    monkeypatch.setattr(jit_module, "_suspension", {"strikes": 0, "until": 0.0, "pause": 1.0})
+    monkeypatch.setattr(jit_module, "_suspension", {"strikes": 0, "until": 0.0, "pause": 1.0, "mean": 0.0})
     return now
 
 
@@ -168,6 +168,25 @@ def test_threads_are_suspended_while_they_lose_and_resumed_after_a_pause(monkeyp
     assert not jit_module.use_threads(2000.0)
     now[0] += 0.6
     assert jit_module.use_threads(2000.0)
+
+
+def test_a_burst_of_slightly_slow_calls_keeps_threads_but_steady_losses_do_not(monkeypatch):
+    # threads that win (0.6 of the serial time) with a burst of three calls at 1.2x: the
+    # second core missed a few microseconds, no other process holds it; threads stay on
+    _two_threads_on_a_fake_clock(monkeypatch, 1000.0, 1000.0)
+    for _ in range(20):
+        jit_module.thread_outcome(elapsed_ns=1200.0, serial_ns=2000.0)
+    for _ in range(jit_module.STRIKES + 1):
+        jit_module.thread_outcome(elapsed_ns=2400.0, serial_ns=2000.0)
+    assert jit_module.use_threads(2000.0)
+    # a kernel whose threads lose by 1.2x on every call: its mean crosses 1, three more
+    # calls and threads stand down
+    for n in range(1, 40):
+        jit_module.thread_outcome(elapsed_ns=2400.0, serial_ns=2000.0)
+        if not jit_module.use_threads(2000.0):
+            break
+    assert not jit_module.use_threads(2000.0)
+    assert n > jit_module.STRIKES  # not at the first few, as 1.5x calls would be
 
 
 def _timed_kernel(monkeypatch, serial_ms, parallel_ms, first_ms=None):
