@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from pathlib import Path
 
 from motifnet._atomic import save_figure, write_text
@@ -273,11 +274,16 @@ def training_tables(tr: dict, meta: dict) -> list[str]:
                 "(`NUMBA_NUM_THREADS`/`numba.set_num_threads`, `torch.set_num_threads`, XLA's "
                 "`intra_op_parallelism_threads`). Speed-up = 1-thread time / n-thread time. CPU/wall shows how "
                 "many cores a run actually kept busy; on a shared machine a 2-thread run waits for the second "
-                "core whenever another process holds it.", "",
+                "core whenever another process holds it."
+                + (" Run in rounds (1 thread, then 2, one process each, then again): the speed-up is the median "
+                   "over rounds of each round's ratio, listed in brackets; times and CPU/wall are medians over "
+                   "rounds." if any(s.get("rounds") for s in scaling) else ""), "",
                 "| library | N x L | threads | time | speed-up over 1 thread | CPU/wall | its time / motifnet's at this thread count |",
                 "|---|---|---|---|---|---|---|"]
         for s in scaling:
             speedup = "-" if s["speedup"] is None else f"{s['speedup']:.2f}x"
+            if s.get("speedups") and s["threads"] != 1:
+                speedup += " (" + ", ".join(f"{v:.2f}" for v in s["speedups"]) + ")"
             cpu = "-" if s["cpu_per_wall"] is None else f"{s['cpu_per_wall']:.2f}"
             out.append(f"| {LIB_LABEL[s['lib']]} | {s['n']} x {s['length']} | {s['threads']} | {_t(s['seconds'])} | "
                        f"{speedup} | {cpu} | {_r(s['ratio_vs_motifnet'])} |")
@@ -296,7 +302,16 @@ def training_tables(tr: dict, meta: dict) -> list[str]:
 
 
 def scaling_rows(rows: list[dict]) -> list[dict]:
-    """One row per library and thread count of the job that was run at more than one thread count."""
+    """One row per library and thread count of the job that was run at more than one thread count.
+
+    Runs in rounds (the scaling part since git 728fddb: 1 thread, then each other count, one
+    process each, ``--scaling-rounds`` times): the speed-up is the median over rounds of each
+    round's 1-thread time over its n-thread time, and ``speedups`` lists them; the time and
+    CPU/wall are medians over rounds.  Older results (one run per thread count): the ratio of
+    the two runs."""
+    rounds = [r for r in rows if r["part"] == "scaling" and r.get("round") is not None]
+    if rounds:
+        return _scaling_rounds(rounds)
     multi = {r["id"] for r in rows if r["threads"] > 1}
     out = []
     for jid in sorted(multi):
@@ -312,6 +327,34 @@ def scaling_rows(rows: list[dict]) -> list[dict]:
                             "seconds": sec, "speedup": _ratio(base, sec), "cpu_per_wall": r.get(f"{lib}_cpu_per_wall"),
                             "ratio_vs_motifnet": _ratio(sec, r.get("motifnet_s")) if lib != "motifnet" else None})
     return out
+
+
+def _scaling_rounds(rows: list[dict]) -> list[dict]:
+    out = []
+    for jid in sorted({r["id"] for r in rows}):
+        mine = [r for r in rows if r["id"] == jid]
+        by = {(r["round"], r["threads"]): r for r in mine}
+        counts = sorted({r["threads"] for r in mine})
+        for lib in ("motifnet", "torch", "jax"):
+            for t in counts:
+                ran = [r for r in mine if r["threads"] == t and r.get(f"{lib}_ran")]
+                if not ran:
+                    continue
+                ratios = [_ratio(by.get((r["round"], 1), {}).get(f"{lib}_s"), r.get(f"{lib}_s")) for r in ran]
+                ratios = [v for v in ratios if v is not None]
+                sec = _median([r.get(f"{lib}_s") for r in ran])
+                out.append({"lib": lib, "id": jid, "n": ran[0].get("n"), "length": ran[0].get("length"),
+                            "threads": t, "seconds": sec, "rounds": len(ran),
+                            "speedup": statistics.median(ratios) if ratios else None, "speedups": ratios,
+                            "cpu_per_wall": _median([r.get(f"{lib}_cpu_per_wall") for r in ran]),
+                            "ratio_vs_motifnet": (_ratio(sec, _median([r.get("motifnet_s") for r in ran]))
+                                                  if lib != "motifnet" else None)})
+    return out
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
 
 
 def startup_table(st: dict) -> list[str]:

@@ -325,9 +325,11 @@ def check_training(job_id: str, lib_check: dict, ref_check: dict, mine_path: str
     return out
 
 
-def run_training(jobs: list[dict], threads: int, libs: list[str], workdir: Path, log, prepared: dict) -> dict:
-    """Train ``jobs`` in every library at ``threads``: validation epoch, verdict, timed runs."""
-    tag = f"t{threads}"
+def run_training(jobs: list[dict], threads: int, libs: list[str], workdir: Path, log, prepared: dict,
+                 tag: str | None = None) -> dict:
+    """Train ``jobs`` in every library at ``threads``: validation epoch, verdict, timed runs.
+    ``tag`` names this run's files (default ``t{threads}``)."""
+    tag = tag or f"t{threads}"
     for j in jobs:
         j.setdefault("state", str(workdir / (j["id"].replace("/", "_") + ".npz")))
     missing = [j for j in jobs if j["id"] not in prepared]
@@ -351,7 +353,7 @@ def run_training(jobs: list[dict], threads: int, libs: list[str], workdir: Path,
     for lib in order:
         if not specs[lib]:
             continue
-        log(f"training, {threads} thread(s): {lib} ({len(specs[lib])} jobs)")
+        log(f"training, {threads} thread(s){'' if tag == f't{threads}' else f' ({tag})'}: {lib} ({len(specs[lib])} jobs)")
         ref = reference.get(lib) if reference.get(lib) in libs else None  # none: timed unvalidated
         holder = {}
 
@@ -401,6 +403,8 @@ def training_rows(jobs: list[dict], res: dict, threads: int, prepared: dict, lib
                **{k: v for k, v in prepared.get(jid, {}).items()}}
         if "n" in j:
             row.update(n=j["n"], length=j["length"])
+        if "round" in j:
+            row["round"] = j["round"]
         n_train = prepared.get(jid, {}).get("n_train")
         if n_train:
             row["adam_steps"] = j["epochs"] * -(-n_train // j["batch_size"])
@@ -450,22 +454,25 @@ def bench_training(args, workdir: Path, log, libs: list[str]) -> dict:
     out = {"rows": [], "errors": {}, "checks": {}, "info": {}, "libs": libs}
     jobs1 = (e2e_jobs(args) if "e2e" in args.parts else []) + (growth_jobs(args) if "growth" in args.parts else [])
     scaling = "scaling" in args.parts and not args.quick
-    if scaling and "growth" not in args.parts:  # the 1-thread reference of the scaling rows
-        jobs1 += [j for j in growth_jobs(args) if j["id"] == scaling_job_id(args)]
-    plan = [(1, jobs1)] if jobs1 else []
+    plan = [(1, jobs1, "t1")] if jobs1 else []
     if scaling:
-        job2 = [dict(j) for j in growth_jobs(args) if j["id"] == scaling_job_id(args)]
-        for t in args.scaling_threads:
-            if t != 1:
-                plan.append((t, [{**j, "part": "scaling"} for j in job2]))
-    for threads, jobs in plan:
+        # rounds of the same job at 1 thread and then at each other count, one process each:
+        # the machine's speed moves from minute to minute (one thread's time 265-570 us per
+        # step within an hour here), so each round's 1-thread run is the reference of the
+        # runs right after it, and the speed-up is the median over rounds of those ratios
+        job = [dict(j) for j in growth_jobs(args) if j["id"] == scaling_job_id(args)]
+        counts = [1] + [t for t in args.scaling_threads if t != 1]
+        for k in range(1, args.scaling_rounds + 1):
+            for t in counts:
+                plan.append((t, [{**j, "part": "scaling", "round": k} for j in job], f"t{t}-round{k}"))
+    for threads, jobs, tag in plan:
         for j in jobs:  # the same data and start for every thread count
             j["state"] = str(workdir / (j["id"].replace("/", "_") + ".npz"))
-        res = run_training(jobs, threads, libs, workdir, log, prepared)
+        res = run_training(jobs, threads, libs, workdir, log, prepared, tag)
         out["rows"] += training_rows(jobs, res, threads, prepared, libs)
         out["errors"].update(res["errors"])
-        out["checks"][f"t{threads}"] = res["checks"]
-        out["info"][f"t{threads}"] = res["info"]
+        out["checks"][tag] = res["checks"]
+        out["info"][tag] = res["info"]
     out["prepared"] = prepared
     return out
 
@@ -624,6 +631,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--growth-epochs", type=int, default=None, help="epochs per growth cell (default 2; quick 1)")
     p.add_argument("--scaling-threads", type=int, nargs="+", default=[2],
                    help="thread counts of the scaling rows besides 1 (default 2)")
+    p.add_argument("--scaling-rounds", type=int, default=3,
+                   help="rounds of the scaling job at 1 thread and then at each other count (default 3)")
     p.add_argument("--startup-repeats", type=int, default=None, help="repeats of import/process timings (default 5; quick 1)")
     p.add_argument("--cold-repeats", type=int, default=None,
                    help="`motifnet train` runs with an empty Numba cache (default 3)")
@@ -688,7 +697,7 @@ def main(argv=None) -> int:
     results = {"meta": {"machine": machine_info(), "jax": jax_note or "used", "settings": {
         "quick": args.quick, "threads": args.threads, "repeats": args.repeats, "e2e_repeats": args.e2e_repeats,
         "growth_repeats": args.growth_repeats, "growth_epochs": args.growth_epochs,
-        "scaling_threads": args.scaling_threads, "libs": libs,
+        "scaling_threads": args.scaling_threads, "scaling_rounds": args.scaling_rounds, "libs": libs,
         "startup_repeats": args.startup_repeats, "cold_repeats": args.cold_repeats,
         "min_sample_s": args.min_sample, "sizes": args.sizes,
         "api": args.api, "parts": args.parts, "kernels": args.kernels, "perturb": args.perturb,
