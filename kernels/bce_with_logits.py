@@ -127,7 +127,7 @@ def _forward_loop(logits, targets, pos_weight, reduction_code, loss):
             x = logits[j]
             t = targets[j]
             weight = one + (pos_weight[p] - one) * t
-            softplus_neg_x = max(-x, zero) + np.log1p(np.exp(-abs(x)))
+            softplus_neg_x = (-x if -x > zero else zero) + np.log1p(np.exp(-abs(x)))
             value = (one - t) * x + weight * softplus_neg_x  # (F1)
             if reduction_code == 0:
                 loss[j] = value

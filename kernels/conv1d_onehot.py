@@ -346,7 +346,7 @@ def _forward_loops(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc
         for b in range(part * B // n_parts, (part + 1) * B // n_parts):
             group_codes(codes, b, pc, gc, padding, G, dilation, base)
             for t0 in range(0, L_out, _BLOCK):
-                nt = min(_BLOCK, L_out - t0)
+                nt = _BLOCK if L_out - t0 > _BLOCK else L_out - t0
                 # (F1): y[b,:,t] = bias + sum_g table[g, gc[t*s + g*G*d], :]
                 table_columns(table, bias, gc, blk, t0, nt, stride, step, n_pass, n_combos)
                 for o in range(C_out):  # the block into y's rows: y[b, o, t0 + tt] = blk[tt, o]
@@ -377,7 +377,7 @@ def _backward_loops(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_p
             group_codes(codes, b, pc, gc, padding, G, dilation, base)
             add_row_sums(dy[b], dbs[part])  # (B1): db[o] += sum_{b,t} dy[b,o,t]
             for t0 in range(0, L_out, _BLOCK):
-                nt = min(_BLOCK, L_out - t0)
+                nt = _BLOCK if L_out - t0 > _BLOCK else L_out - t0
                 rows_into_block(dy[b], t0, nt, blk)  # blk[tt, o] = dy[b, o, t0 + tt]
                 # (B2), first for the table rows the forward read: dtable[g, gc[t*s + g*G*d], :] += dy[b,:,t]
                 for tt in range(nt):

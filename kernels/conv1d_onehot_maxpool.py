@@ -150,7 +150,7 @@ def _loops_for(P):
         n_combos = base ** G
         table = group_table(w, G, n_pass)
         step = G * dilation  # from one group's first tap to the next group's
-        n_win = max(1, _WINDOW_COLUMNS // P)  # windows per block
+        n_win = _WINDOW_COLUMNS // P if _WINDOW_COLUMNS >= P else 1  # windows per block
         for part in prange(n_parts):  # sequences are independent output slices
             pc = np.empty(n_pc, dtype=np.int64)
             gc = np.empty(n_pos, dtype=np.int64)
@@ -159,7 +159,7 @@ def _loops_for(P):
             for b in range(part * B // n_parts, (part + 1) * B // n_parts):
                 group_codes(codes, b, pc, gc, padding, G, dilation, base)
                 for j0 in range(0, L_pool, n_win):
-                    nw = min(n_win, L_pool - j0)
+                    nw = n_win if L_pool - j0 > n_win else L_pool - j0
                     t0 = j0 * P
                     # conv1d_onehot (F1): c[b,:,t] = bias + sum_g table[g, gc[t*s + g*G*d], :]
                     table_columns(table, bias, gc, blk, t0, nw * P, stride, step, n_pass, n_combos)
@@ -215,7 +215,7 @@ def _backward_loops(d_pooled, codes, offsets, dw, db, pool, stride, padding, dil
     dtables = np.zeros((n_parts * n_rows, C_out), dtype=d_pooled.dtype)
     dbs = np.zeros((n_parts, C_out), dtype=d_pooled.dtype)
     step = G * dilation
-    n_win = max(1, _WINDOW_COLUMNS // pool)
+    n_win = _WINDOW_COLUMNS // pool if _WINDOW_COLUMNS >= pool else 1
     for part in prange(n_parts):
         pc = np.empty(n_pc, dtype=np.int64)
         gc = np.empty(n_pos, dtype=np.int64)
@@ -226,7 +226,7 @@ def _backward_loops(d_pooled, codes, offsets, dw, db, pool, stride, padding, dil
             group_codes(codes, b, pc, gc, padding, G, dilation, base)
             add_row_sums(d_pooled[b], dbs[part])  # (B1): db[o] += sum_{b,j} d_pooled[b,o,j]
             for j0 in range(0, L_pool, n_win):
-                nw = min(n_win, L_pool - j0)
+                nw = n_win if L_pool - j0 > n_win else L_pool - j0
                 rows_into_block(d_pooled[b], j0, nw, blk)  # blk[jj, o] = d_pooled[b, o, j0 + jj]
                 for jj in range(nw):
                     g = blk[jj]

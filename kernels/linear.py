@@ -159,8 +159,8 @@ def _forward_loops(x, w, bias, y):
                 a23 += p2 * u
                 a33 += p3 * u
             tile = ((a00, a01, a02, a03), (a10, a11, a12, a13), (a20, a21, a22, a23), (a30, a31, a32, a33))
-            for j in range(min(4, N - n)):
-                for m in range(min(4, O - o)):
+            for j in range(4 if N - n > 4 else N - n):
+                for m in range(4 if O - o > 4 else O - o):
                     y[n + j, o + m] = tile[j][m] + bias[o + m]
 
 
@@ -176,7 +176,7 @@ def _add_tile_products(out, coef, src, q, zrow, sink):
     S4 = coef.shape[1]
     r = 4 * q
     for i0 in range(0, I, _DW_BLOCK):
-        i1 = min(I, i0 + _DW_BLOCK)
+        i1 = I if i0 + _DW_BLOCK > I else i0 + _DW_BLOCK
         e0 = out[r, i0:i1]
         e1 = out[r + 1, i0:i1] if r + 1 < R else sink[i0:i1]
         e2 = out[r + 2, i0:i1] if r + 2 < R else sink[i0:i1]

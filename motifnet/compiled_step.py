@@ -59,7 +59,7 @@ import numpy as np
 from numba import prange
 
 from motifnet.kernels import _jit
-from motifnet.kernels.adam import _adam_loop, adam_scalars
+from motifnet.kernels.adam import _adam_loop
 from motifnet.kernels.bce_with_logits import REDUCTION_SUM, _backward_loop as _bce_backward, \
     _forward_loop as _bce_forward
 from motifnet.kernels.conv1d_onehot import plan
@@ -203,8 +203,8 @@ class CNNTrainingStep:
     def __init__(self, model, batch_size, optimizer=None):
         self.model = model
         self.optimizer = optimizer
-        if optimizer is not None and (len(optimizer._segments) != 1 or optimizer._segments[0][0] is not model.flat_params
-                                      or optimizer._segments[0][1] is not model.flat_grads):
+        flat = optimizer.flat_state() if optimizer is not None else None
+        if optimizer is not None and (flat is None or flat[0] is not model.flat_params or flat[1] is not model.flat_grads):
             raise ValueError("the compiled step's optimizer must be an Adam over the whole model's flat buffer")
         conv, self.pool = model.conv, model.pool_size
         self.dtype = model.dtype
@@ -281,9 +281,8 @@ class CNNTrainingStep:
         d_loss = np.array([dt(1) / dt(B)], self.dtype)  # the mean's, as bce_with_logits (F2)
         if update:  # optim.Adam.step's arithmetic (and count)
             opt = self.optimizer
-            opt.step_count += 1
-            adam = np.array(adam_scalars(opt.step_count, opt.lr, opt.beta1, opt.beta2, opt.eps, opt.weight_decay))
-            exp_avg, exp_avg_sq = opt._state[0]
+            adam = np.array(opt.next_step_scalars())
+            exp_avg, exp_avg_sq = opt.flat_state()[2:]
         else:
             adam, exp_avg, exp_avg_sq = _NO_ADAM, m.flat_params[:0], m.flat_params[:0]
         _step_of(self.pool, parallel)(

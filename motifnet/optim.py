@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from motifnet.kernels.adam import adam_step_into
+from motifnet.kernels.adam import adam_scalars, adam_step_into
 from motifnet.layers import Parameter
 
 
@@ -55,6 +55,22 @@ class Adam:
         for (data, grad), (exp_avg, exp_avg_sq) in zip(self._segments, self._state):
             adam_step_into(data, grad, exp_avg, exp_avg_sq, self.step_count, self.lr, self.beta1,
                        self.beta2, self.eps, self.weight_decay)
+
+    def flat_state(self):
+        """``(params, grads, exp_avg, exp_avg_sq)``, flat buffers, when this optimizer updates
+        one buffer in one kernel call per step (a whole model's flat buffer, or a single
+        parameter); else None.  For code that runs the same update inside its own compiled
+        call (motifnet/compiled_step.py, which checks that the buffer is its model's)."""
+        if len(self._segments) != 1:
+            return None
+        (data, grad), (exp_avg, exp_avg_sq) = self._segments[0], self._state[0]
+        return data, grad, exp_avg, exp_avg_sq
+
+    def next_step_scalars(self) -> tuple:
+        """Count a step and return its scalars (``kernels/adam.py``'s ``adam_scalars``), as
+        ``step`` does before its kernel call: for code that then applies the update itself."""
+        self.step_count += 1
+        return adam_scalars(self.step_count, self.lr, self.beta1, self.beta2, self.eps, self.weight_decay)
 
     def zero_grad(self) -> None:
         """Set every gradient to zero (layers add into them)."""

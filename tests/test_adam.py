@@ -112,3 +112,25 @@ def test_bad_arguments_name_the_argument():
         adam_step(p, z, z.copy(), z.copy(), 1, weight_decay=float("nan"))
     with pytest.raises(TypeError, match="eps must be a float"):
         adam_step(p, z, z.copy(), z.copy(), 1, eps="1e-8")
+
+
+def test_flat_state_is_one_buffer_or_none():
+    # what the compiled step (motifnet/compiled_step.py) updates in its own call: the model's
+    # flat buffers and this optimizer's moments; a subset of parameters has no single buffer
+    from motifnet.models import GenomicsCNN
+    from motifnet.optim import Adam
+
+    model = GenomicsCNN(seq_len=50)
+    opt = Adam(model.parameters())
+    params, grads, exp_avg, exp_avg_sq = opt.flat_state()
+    assert params is model.flat_params and grads is model.flat_grads
+    assert exp_avg.shape == exp_avg_sq.shape == params.shape and not exp_avg.any()
+    model.flat_grads[:] = 1.0
+    opt.step()  # the moments flat_state gave are the ones step updates
+    assert exp_avg.any() and exp_avg_sq.any()
+    assert Adam([model.fc1.weight, model.fc2.weight]).flat_state() is None  # two separate buffers
+    one = Adam([model.fc1.weight]).flat_state()[0]  # a single parameter: its own data
+    assert one.size == model.fc1.weight.data.size and np.shares_memory(one, model.fc1.weight.data)
+    before = opt.step_count
+    opt.next_step_scalars()
+    assert opt.step_count == before + 1
