@@ -131,7 +131,7 @@ def test_a_kernel_claimed_elsewhere_is_not_compiled_here(tmp_path):
     from motifnet.kernels import conv1d_onehot, linear, relu
     spec = json.loads({json.dumps(json.dumps(spec))})
     warmup.compile_kernels(warmup.kernels_of(spec), warmup._Claims({str(tmp_path)!r}))
-    print(json.dumps({{"relu": len(relu._backward_in_place.serial.signatures) + len(relu._forward.serial.signatures),
+    print(json.dumps({{"relu": len(relu._backward_in_place.serial.signatures) + len(relu._forward_in_place.serial.signatures),
                       "others": len(conv1d_onehot._forward.serial.signatures) + len(linear._backward.serial.signatures)}}))
     """
     proc = _run_python(code)
@@ -158,7 +158,7 @@ def test_the_helper_compiles_exactly_the_unclaimed_kernels_into_the_cache(tmp_pa
     assert helper.returncode == 0, helper.stderr[-3000:]
     compiled = sorted(p.name.split("-")[0] for p in cache.rglob("*.nbi"))
     assert compiled and all(name.startswith("relu.") for name in compiled), compiled
-    assert {"relu._backward_in_place_loop", "relu._forward_loop"} <= set(compiled), compiled
+    assert {"relu._backward_in_place_loop", "relu._forward_in_place_loop"} <= set(compiled), compiled
 
 
 def test_largest_first():
