@@ -30,6 +30,7 @@ from motifnet.kernels.attention import attention_backward, attention_forward
 from motifnet.kernels.bce_with_logits import bce_with_logits_backward, bce_with_logits_forward
 from motifnet.kernels.conv1d import conv1d_backward, conv1d_forward
 from motifnet.kernels.conv1d_onehot import conv1d_onehot_backward, conv1d_onehot_forward
+from motifnet.kernels.conv1d_onehot_globalmax import conv1d_onehot_globalmax_backward, conv1d_onehot_globalmax_forward
 from motifnet.kernels.conv1d_onehot_maxpool import conv1d_onehot_maxpool_backward, conv1d_onehot_maxpool_forward
 from motifnet.kernels.global_max import global_max_backward, global_max_forward
 from motifnet.kernels.linear import linear_backward, linear_forward
@@ -44,6 +45,7 @@ __all__ = [
     "bce_with_logits_backward", "bce_with_logits_forward",
     "conv1d_backward", "conv1d_forward",
     "conv1d_onehot_backward", "conv1d_onehot_forward",
+    "conv1d_onehot_globalmax_backward", "conv1d_onehot_globalmax_forward",
     "conv1d_onehot_maxpool_backward", "conv1d_onehot_maxpool_forward",
     "global_max_backward", "global_max_forward",
     "linear_backward", "linear_forward",

@@ -36,8 +36,8 @@ from typing import Callable
 
 import numpy as np
 
-from motifnet.kernels import (attention, bce_with_logits, conv1d, conv1d_onehot, conv1d_onehot_maxpool, global_max,
-                              linear, maxpool1d, relu, revcomp, scan)
+from motifnet.kernels import (attention, bce_with_logits, conv1d, conv1d_onehot, conv1d_onehot_globalmax,
+                              conv1d_onehot_maxpool, global_max, linear, maxpool1d, relu, revcomp, scan)
 
 
 @dataclass(frozen=True)
@@ -459,6 +459,102 @@ CONV1D_ONEHOT_MAXPOOL = Op(
     torch_forward=_convpool_torch,
     describe=lambda c: (f"codes({c['B']},{c['L']}) " + _conv_describe(c).split(") ", 1)[1].replace(" no dx", "")
                         + f" pool={c['pool']}"),
+    exact_outputs=("argmax",),
+)
+
+
+# ------------------------------------------------------------------------------ conv1d_onehot_globalmax
+def _convgmax_draw(draw):
+    K = draw(1, 8)
+    return {"B": draw(1, 6), "C_in": (4, draw(1, 12))[draw(0, 1)], "F": draw(1, 6), "groups": draw(1, 2),
+            "K": K, "L": K + draw(0, 40)}
+
+
+def _convgmax_n_valid(c, rng):
+    n_valid = c.get("n_valid")
+    if n_valid is None:
+        n_valid = rng.integers(1, c["L"] - c["K"] + 2, size=c["B"])
+    return np.asarray(n_valid, dtype=np.int64)
+
+
+def _convgmax_inputs(c, rng, dtype=np.float64, smooth=False):
+    C_out = c["groups"] * c["F"]
+    onehot = {"B": c["B"], "C_in": c["C_in"], "L": c["L"], "C_out": C_out, "K": c["K"]}
+    for _ in range(100):
+        inputs = _onehot_inputs(onehot, rng, dtype)
+        inputs["n_valid"] = _convgmax_n_valid(c, rng)
+        if not smooth or _smallest_max_gap(c, inputs) > 1e-4:
+            break  # smooth: no (sequence, filter) whose two best positions a finite-difference step could swap
+    return inputs
+
+
+def _smallest_max_gap(c, inputs):
+    y = conv1d_onehot.conv1d_onehot_forward_reference(inputs["codes"], inputs["w"], inputs["bias"])
+    B, F, G = c["B"], c["F"], c["groups"]
+    gaps = []
+    for b in range(B):
+        n = int(inputs["n_valid"][b])
+        cand = np.sort(y[b, :, :n].reshape(G, F, n).transpose(1, 0, 2).reshape(F, G * n), axis=1)
+        if cand.shape[1] > 1:
+            gaps.append((cand[:, -1] - cand[:, -2]).min())
+    return float(min(gaps)) if gaps else np.inf
+
+
+def _convgmax_allocate(c, inputs):
+    w = inputs["w"]
+    return {"y": np.empty((c["B"], c["F"]), dtype=w.dtype), "argmax": np.empty((c["B"], c["F"]), dtype=np.int64),
+            "d_w": np.zeros_like(w), "d_bias": np.zeros_like(inputs["bias"])}
+
+
+def _convgmax_reference(c, inputs, d):
+    y, argmax = conv1d_onehot_globalmax.conv1d_onehot_globalmax_forward_reference(
+        inputs["codes"], inputs["w"], inputs["bias"], inputs["n_valid"], c["groups"])
+    dw, db = conv1d_onehot_globalmax.conv1d_onehot_globalmax_backward_reference(
+        d["y"], inputs["codes"], argmax, inputs["w"].shape)
+    return {"y": y, "argmax": argmax, "d_w": dw, "d_bias": db}
+
+
+def _convgmax_torch(c, t):
+    import torch
+    import torch.nn.functional as F
+
+    x = torch_one_hot(t["codes"], c["C_in"], t["w"].dtype)
+    y = F.conv1d(x, t["w"], t["bias"])                                      # (B, groups*F, L_out)
+    B, GF, L_out = y.shape
+    padding = torch.arange(L_out)[None, :] >= t["n_valid"][:, None]
+    masked = y.masked_fill(padding[:, None, :], float("-inf"))
+    by_filter = masked.view(B, c["groups"], c["F"], L_out).permute(0, 2, 1, 3).reshape(B, c["F"], -1)
+    return {"y": by_filter.max(dim=2).values}
+
+
+CONV1D_ONEHOT_GLOBALMAX = Op(
+    name="conv1d_onehot_globalmax",
+    module="kernels/conv1d_onehot_globalmax.py",
+    summary="conv1d_onehot then the masked global max over positions and strands, fused: the deepbind model's "
+            "first two stages on codes",
+    torch_equivalent="conv1d(one-hot, w, bias), masked_fill(padding, -inf), then max over (strand, position)",
+    derivation="kernels/conv1d_onehot_globalmax.py, 'Backward, derived': (B1) db, (B2) dw, one term per "
+               "(sequence, filter)",
+    draw_config=_convgmax_draw,
+    shapes={
+        "explain": {"B": 1, "C_in": 4, "L": 5, "F": 1, "groups": 2, "K": 2},
+        "tiny": {"B": 2, "C_in": 4, "L": 8, "F": 2, "groups": 2, "K": 3},
+        # the deepbind model's: 32 filters on both strands, K = 15, batch 32 of 300 bp
+        "seed": {"B": 32, "C_in": 4, "L": 300, "F": 32, "groups": 2, "K": 15},
+        "large": {"B": 256, "C_in": 4, "L": 1000, "F": 32, "groups": 2, "K": 15},
+    },
+    make_inputs=_convgmax_inputs,
+    grad_inputs=lambda c: ("w", "bias"),
+    outputs=("y",),
+    allocate=_convgmax_allocate,
+    forward_into=lambda c, inputs, bufs: conv1d_onehot_globalmax.conv1d_onehot_globalmax_forward_into(
+        inputs["codes"], inputs["w"], inputs["bias"], inputs["n_valid"], c["groups"], bufs["y"], bufs["argmax"]),
+    backward_into=lambda c, inputs, bufs, d: conv1d_onehot_globalmax.conv1d_onehot_globalmax_backward_into(
+        d["y"], inputs["codes"], bufs["argmax"], bufs["d_w"], bufs["d_bias"]),
+    reference=_convgmax_reference,
+    torch_forward=_convgmax_torch,
+    describe=lambda c: (f"codes({c['B']},{c['L']}) w({c['groups'] * c['F']},{c['C_in']},{c['K']}) "
+                        f"groups={c['groups']}"),
     exact_outputs=("argmax",),
 )
 
@@ -973,5 +1069,6 @@ SCAN = Op(
 )
 
 
-OPS: list[Op] = [RELU, CONV1D, CONV1D_ONEHOT, CONV1D_ONEHOT_MAXPOOL, MAXPOOL1D, LINEAR, BCE_WITH_LOGITS, ATTENTION, REVCOMP, GLOBAL_MAX, SCAN]
+OPS: list[Op] = [RELU, CONV1D, CONV1D_ONEHOT, CONV1D_ONEHOT_MAXPOOL, CONV1D_ONEHOT_GLOBALMAX, MAXPOOL1D, LINEAR,
+                 BCE_WITH_LOGITS, ATTENTION, REVCOMP, GLOBAL_MAX, SCAN]
 BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

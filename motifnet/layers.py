@@ -43,6 +43,8 @@ from motifnet.kernels.conv1d_onehot import (MAX_CHANNELS, conv1d_onehot_backward
                                             conv1d_onehot_forward_into)
 from motifnet.kernels.conv1d_onehot_maxpool import (MAX_POOL, conv1d_onehot_maxpool_backward_into,
                                                     conv1d_onehot_maxpool_forward_into)
+from motifnet.kernels.conv1d_onehot_globalmax import (conv1d_onehot_globalmax_backward_into,
+                                                      conv1d_onehot_globalmax_forward_into)
 from motifnet.kernels.global_max import global_max_backward_into, global_max_forward_into
 from motifnet.kernels.linear import linear_backward_into, linear_forward_into
 from motifnet.kernels.maxpool1d import maxpool1d_backward_into, maxpool1d_forward_into, maxpool1d_output_length
@@ -409,6 +411,46 @@ class GlobalMaxPool:
             self._dirty = (dx, self._entries())
         global_max_backward_into(dy, self.argmax, dx)
         return dx
+
+
+class StrandConv1dGlobalMax:
+    """``GlobalMaxPool(groups=2)(StrandConv1d(...)(codes), n_valid)`` for base codes, in one
+    kernel pair (``kernels/conv1d_onehot_globalmax.py``): the convolution's output is reduced
+    as it is computed and never stored.  It reads and trains ``conv``'s own parameters (the
+    model lists them under the conv layer), as ``Conv1dMaxPool1d`` does for the CNNs.
+    """
+
+    def __init__(self, conv: StrandConv1d, pool: GlobalMaxPool):
+        if pool.groups != 2:
+            raise ValueError("StrandConv1dGlobalMax reduces both strands: a GlobalMaxPool(groups=2)")
+        self.conv = conv
+        self._buffers = Buffers()
+        self.codes = self.argmax = None
+
+    def parameters(self) -> dict[str, Parameter]:
+        return {}
+
+    def forward(self, codes, n_valid):
+        """codes (B, L) int8, n_valid (B,) int64 in [1, L - K + 1]; returns y (B, F)."""
+        conv = self.conv
+        w2, b2 = conv.both_strand_filters()
+        B, F = codes.shape[0], conv.out_channels
+        y = self._buffers.get("y", (B, F), w2.dtype)
+        self.argmax = self._buffers.get("argmax", (B, F), np.int64)
+        conv1d_onehot_globalmax_forward_into(codes, w2, b2, n_valid, 2, y, self.argmax)
+        self.codes = codes
+        return y
+
+    def backward(self, dy, need_input_grad=False):
+        """Add dL/dweight, dL/dbias into ``conv``'s parameters (codes are data: no dx)."""
+        if need_input_grad:
+            raise ValueError(NO_CODES_GRADIENT)
+        conv = self.conv
+        F, K, dt = conv.out_channels, conv.kernel_size, conv.weight.data.dtype
+        dw2 = self._buffers.zeros("dw2", (2 * F, 4, K), dt)
+        db2 = self._buffers.zeros("db2", (2 * F,), dt)
+        conv1d_onehot_globalmax_backward_into(dy, self.codes, self.argmax, dw2, db2)
+        revcomp_backward_into(dw2, db2, conv.weight.grad, conv.bias.grad)
 
 
 class Linear:

@@ -37,7 +37,11 @@ et al. 2015's design)::
   ReLU never reorders values, and the gradients agree too (both send dL/dm to the
   argmax when the max is positive, nothing otherwise), at a (2L)-th of the cost.  It
   takes any length: each sequence's max covers its own L_b - K + 1 positions, so a
-  batch padded to its longest member gives every sequence exactly its own answer.
+  batch padded to its longest member gives every sequence exactly its own answer.  On
+  base codes the convolution and the max are one kernel pair, ``conv_pool``
+  (``layers.StrandConv1dGlobalMax``, kernels/conv1d_onehot_globalmax.py): y is never
+  stored, and the backward is one term per (sequence, filter) instead of a pass over a
+  gradient of y that is zero but for those terms.
 
 Every model reads x as base codes (N, L) int8 (``motifnet.data.encode``; the first
 layer then sums looked-up weights) or as one-hot floats (N, 4, L) of the model's
@@ -58,7 +62,8 @@ import numpy as np
 from motifnet.constants import ALPHABET_SIZE
 from motifnet.errors import UserError
 from motifnet.layers import (AdditiveAttention, Buffers, Conv1d, Conv1dMaxPool1d, Flatten, GlobalMaxPool, Linear,
-                             MaxPool1d, Parameter, ReLU, StrandConv1d, float_dtype, pack_parameters)
+                             MaxPool1d, Parameter, ReLU, StrandConv1d, StrandConv1dGlobalMax, float_dtype,
+                             pack_parameters)
 
 
 class Model:
@@ -320,6 +325,7 @@ class DeepBind(Model):
         rng = np.random.default_rng(seed)
         self.conv = StrandConv1d(n_filters, kernel_size, rng=rng, dtype=self.dtype)
         self.pool = GlobalMaxPool(groups=2)
+        self.conv_pool = StrandConv1dGlobalMax(self.conv, self.pool)  # the two on base codes, in one pass
         self.pool_relu = ReLU()
         self.fc1 = Linear(n_filters, hidden, rng=rng, dtype=self.dtype)
         self.fc1_relu = ReLU()
@@ -333,9 +339,14 @@ class DeepBind(Model):
         return dict(n_filters=self.n_filters, kernel_size=self.kernel_size, hidden=self.hidden, seed=self.seed)
 
     def _forward(self, x, lengths, need_backward):
-        y = self.conv.forward(x)                                   # (N, 2F, L - K + 1), both strands
         self.n_valid = lengths - (self.kernel_size - 1)            # each sequence's own positions
-        m = self.pool_relu.forward(self.pool.forward(y, self.n_valid))  # (N, F)
+        self._fused = x.dtype == np.int8
+        if self._fused:  # conv_pool: the convolution's output is never stored
+            p = self.conv_pool.forward(x, self.n_valid)            # (N, F)
+        else:
+            y = self.conv.forward(x)                               # (N, 2F, L - K + 1), both strands
+            p = self.pool.forward(y, self.n_valid)                 # (N, F)
+        m = self.pool_relu.forward(p, out=p)                       # in place: nothing else reads p
         h = self.fc1.forward(m)
         z = self.fc1_relu.forward(h, out=h)                        # (N, hidden); in place
         return self.fc2.forward(z).reshape(-1)                     # (N,)
@@ -344,6 +355,8 @@ class DeepBind(Model):
         dz = self.fc2.backward(d_logits.reshape(-1, 1))
         # ReLUs in place: dz and fc1's result are fc2's and fc1's own input-gradient buffers
         dm = self.pool_relu.backward(self.fc1.backward(self.fc1_relu.backward(dz, in_place=True)), in_place=True)
+        if self._fused:
+            return self.conv_pool.backward(dm, need_input_grad=need_input_grad)
         dy = self.pool.backward(dm)
         return self.conv.backward(dy, need_input_grad=need_input_grad)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-OPS = ("conv1d", "conv1d_onehot", "conv1d_onehot_maxpool", "maxpool1d", "linear", "relu", "bce", "attention",
-       "revcomp", "global_max", "scan", "adam")  # motifnet.kernels.registry's ops and Adam, without importing them
+OPS = ("conv1d", "conv1d_onehot", "conv1d_onehot_maxpool", "conv1d_onehot_globalmax", "maxpool1d", "linear", "relu",
+       "bce", "attention", "revcomp", "global_max", "scan", "adam")  # motifnet.kernels.registry's ops and Adam, without importing them
 
 
 def add_parser(subparsers):
