@@ -121,6 +121,7 @@ def _forward_loops(codes, w, bias, n_valid, y, argmax, groups, G, n_pass, n_pc, 
     base = C_in + 1
     n_combos = base ** G
     table = group_table(w, G, n_pass)
+    n_groups = (K + G - 1) // G  # real tap groups (plan's)
     for part in prange(n_parts):  # sequences are independent
         pc = np.empty(n_pc, dtype=np.int64)
         gc = np.empty(n_pos, dtype=np.int64)
@@ -133,7 +134,7 @@ def _forward_loops(codes, w, bias, n_valid, y, argmax, groups, G, n_pass, n_pc, 
             for t0 in range(0, n, _BLOCK):
                 nt = _BLOCK if n - t0 > _BLOCK else n - t0
                 # conv1d_onehot (F1): c[b,:,t] = bias + sum_g table[g, gc[t + g*G], :]
-                table_columns(table, bias, gc, blk, t0, nt, 1, G, n_pass, n_combos)
+                table_columns(table, bias, gc, blk, t0, nt, 1, G, n_pass, n_groups, n_combos)
                 first = 0
                 if t0 == 0:  # the first column starts every channel's maximum
                     for o in range(C_out):
