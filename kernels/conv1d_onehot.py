@@ -276,11 +276,12 @@ def table_columns(table, bias, gc, blk, t0, nt, stride, step, n_pass, n_groups, 
     ``kernels/conv1d_onehot_globalmax.py``."""
     # K = 15 (the deepbind model's): 5 groups, which as two passes of four read 3 zero rows
     # per column.  The groups left are a loop of their own, after the block's whole passes
-    # (a branch on their number inside the column loop made K = 12 slower).  The fused
-    # global-max forward, batch 32 x 300 bp x 64 channels, 1 thread, against the four-row
-    # passes alternating in one process (median of 25 rounds, two runs): 1.42x and 1.46x at
-    # K = 15, 1.04x and 1.06x at K = 12, 1.05x at K = 24, 1.06x at K = 9; the same outputs
-    # bit for bit.
+    # (a branch on their number inside the column loop made K = 12 slower), one row at a
+    # time (three loops, one per count, compiled in 0.6 s instead of 0.43 and were no
+    # faster at K = 12 or 15).  The fused global-max forward, batch 32 x 300 bp x 64
+    # channels, 1 thread, against the four-row passes alternating in one process (median of
+    # 25 rounds): 1.47x at K = 15, 1.23x at K = 18, 1.07-1.08x at K = 9, 12 and 21; the same
+    # outputs bit for bit.
     C_out = blk.shape[1]
     # whole passes; fewer than four groups (K <= 9 for DNA) take one, zero rows included
     # (a pass for the bias and one for the groups cost more: 0.93x at K = 9)
@@ -302,25 +303,13 @@ def table_columns(table, bias, gc, blk, t0, nt, stride, step, n_pass, n_groups, 
     left = n_groups - 4 * n_full if n_groups >= 4 else 0
     r = 4 * n_full * n_combos
     shift = 4 * n_full * step
-    if left == 1:
-        for tt in range(nt):
-            q = (t0 + tt) * stride + shift
-            acc, r0 = blk[tt], table[r + gc[q]]
+    for tt in range(nt if left > 0 else 0):
+        q = (t0 + tt) * stride + shift
+        acc = blk[tt]
+        for j in range(left):
+            row = table[r + j * n_combos + gc[q + j * step]]
             for o in range(C_out):
-                acc[o] += r0[o]
-    elif left == 2:
-        for tt in range(nt):
-            q = (t0 + tt) * stride + shift
-            acc, r0, r1 = blk[tt], table[r + gc[q]], table[r + n_combos + gc[q + step]]
-            for o in range(C_out):
-                acc[o] += r0[o] + r1[o]
-    elif left == 3:
-        for tt in range(nt):
-            q = (t0 + tt) * stride + shift
-            acc, r0, r1 = blk[tt], table[r + gc[q]], table[r + n_combos + gc[q + step]]
-            r2 = table[r + 2 * n_combos + gc[q + 2 * step]]
-            for o in range(C_out):
-                acc[o] += (r0[o] + r1[o]) + r2[o]
+                acc[o] += row[o]
 
 
 @jit
