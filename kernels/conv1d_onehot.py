@@ -267,7 +267,7 @@ def unfold_group_table(dtable, dw, G, n_groups):
 
 
 @jit
-def table_columns(table, bias, gc, blk, t0, nt, stride, step, n_pass, n_groups, n_combos):
+def table_columns(table, bias, gc, blk, t0, nt, stride, step, n_groups, n_combos):
     """(F1) for the columns t0 <= t < t0 + nt, t-major into ``blk[:nt]`` (nt, C_out):
     blk[tt, :] = bias + sum_g table[g * n_combos + gc[t*s + g*G*d], :], four table rows per
     pass over the whole passes of ``n_groups`` real groups, then the 1-3 groups left, if
@@ -373,7 +373,7 @@ def _forward_loops(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc
             for t0 in range(0, L_out, _BLOCK):
                 nt = _BLOCK if L_out - t0 > _BLOCK else L_out - t0
                 # (F1): y[b,:,t] = bias + sum_g table[g, gc[t*s + g*G*d], :]
-                table_columns(table, bias, gc, blk, t0, nt, stride, step, n_pass, n_groups, n_combos)
+                table_columns(table, bias, gc, blk, t0, nt, stride, step, n_groups, n_combos)
                 for o in range(C_out):  # the block into y's rows: y[b, o, t0 + tt] = blk[tt, o]
                     yo = y[b, o, t0:t0 + nt]
                     for tt in range(nt):

@@ -134,7 +134,7 @@ def _forward_loops(codes, w, bias, n_valid, y, argmax, groups, G, n_pass, n_pc, 
             for t0 in range(0, n, _BLOCK):
                 nt = _BLOCK if n - t0 > _BLOCK else n - t0
                 # conv1d_onehot (F1): c[b,:,t] = bias + sum_g table[g, gc[t + g*G], :]
-                table_columns(table, bias, gc, blk, t0, nt, 1, G, n_pass, n_groups, n_combos)
+                table_columns(table, bias, gc, blk, t0, nt, 1, G, n_groups, n_combos)
                 first = 0
                 if t0 == 0:  # the first column starts every channel's maximum
                     for o in range(C_out):

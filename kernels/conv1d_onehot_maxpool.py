@@ -163,7 +163,7 @@ def _loops_for(P):
                     nw = n_win if L_pool - j0 > n_win else L_pool - j0
                     t0 = j0 * P
                     # conv1d_onehot (F1): c[b,:,t] = bias + sum_g table[g, gc[t*s + g*G*d], :]
-                    table_columns(table, bias, gc, blk, t0, nw * P, stride, step, n_pass, n_groups, n_combos)
+                    table_columns(table, bias, gc, blk, t0, nw * P, stride, step, n_groups, n_combos)
                     for jj in range(nw):
                         # maxpool1d (F1)-(F2) over window j0 + jj, every channel at once, in
                         # increasing t: the first maximum wins, a NaN takes over
