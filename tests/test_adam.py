@@ -87,6 +87,47 @@ def test_unchecked_flat_buffer_matches_public():
     np.testing.assert_array_equal(va, vb)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("eps", [1e-8, 0.0])
+def test_moments_that_underflow_are_flushed_and_the_parameters_stay_torchs(dtype, eps):
+    # (A2'), (A3'): a parameter whose gradient stops (a dead ReLU unit) has its exp_avg
+    # decay by beta1 per step into the subnormals, where torch keeps it; the kernel
+    # stores 0 instead (and exp_avg_sq too when eps > 0).  Betas of 0.6 get there within
+    # 1,600 steps in float64 too (0.6^1460 < 4.9e-324); a factor above 0.5 keeps the
+    # smallest subnormal where it is (below, it rounds to 0 by itself), as 0.9 and 0.999 do.
+    rng = rng_from(14)
+    betas, steps = (0.6, 0.6), 1600
+    tiny = np.finfo(dtype).tiny
+    param = rng.standard_normal((6, 7)).astype(dtype)
+    start = param.copy()
+    live = rng.standard_normal((steps,) + param.shape).astype(dtype)
+    dead = np.s_[:, :3]  # columns whose gradient is 0 after step 5
+    live[5:][(slice(None),) + dead] = 0
+    grads = list(live)
+    exp_avg, exp_avg_sq = np.zeros_like(param), np.zeros_like(param)
+    ref_param, ref_m, ref_v = start.astype(np.float64), np.zeros(param.shape), np.zeros(param.shape)
+    for step, g in enumerate(grads, start=1):
+        adam_step(param, g, exp_avg, exp_avg_sq, step, lr=1e-2, betas=betas, eps=eps)
+        if dtype == np.float64:
+            adam_step_reference(ref_param, g, ref_m, ref_v, step, lr=1e-2, betas=betas, eps=eps)
+    assert (exp_avg[dead] == 0).all()
+    assert (exp_avg_sq[dead] == 0).all() if eps > 0 else (exp_avg_sq[dead] > 0).all()
+    assert np.isfinite(param).all()
+    for a in (exp_avg, exp_avg_sq) if eps > 0 else (exp_avg,):  # every flushed moment is 0 or normal
+        assert not ((a != 0) & (np.abs(a) < tiny)).any()
+    if dtype == np.float32:  # torch's float32 Adam keeps the subnormals: the parameters agree all the same
+        t_param, t_m, t_v = run_torch(start, grads, 1e-2, betas, eps, 0.0)
+        assert (t_m[dead] != 0).all() and (np.abs(t_m[dead]) < tiny).all()  # what the flush avoids
+        assert_close("param", param, t_param, rtol=1e-6)
+        assert_close("exp_avg", exp_avg, t_m, rtol=1e-6)
+        assert_close("exp_avg_sq", exp_avg_sq, t_v, rtol=1e-6)
+    else:  # the float64 reference flushes as the kernel does
+        assert (ref_m[dead] == 0).all()
+        assert_close("param", param, ref_param, rtol=1e-13)
+        assert_close("exp_avg", exp_avg, ref_m, rtol=1e-13)
+        assert_close("exp_avg_sq", exp_avg_sq, ref_v, rtol=1e-13)
+
+
 def test_bad_arguments_name_the_argument():
     p = np.zeros((3, 4), np.float32)
     z = np.zeros_like(p)
