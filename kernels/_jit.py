@@ -17,6 +17,13 @@ Why these options:
   Numba raises at decoration time when no cache directory is writable
   (read-only site-packages, no ``NUMBA_CACHE_DIR``); we then compile without a
   cache rather than fail to import.  ``MOTIFNET_NO_CACHE=1`` turns it off.
+  Numba checks a cached function against its own source file only, but kernels call
+  kernels of other files (the fused convolutions call conv1d_onehot's helpers, the
+  compiled step calls nearly all of them) and their machine code is linked in: an edit
+  to adam.py left the compiled step running the old Adam from its cache.  So every
+  cached function's name carries a digest of all the kernel files' sizes and times
+  (``SOURCES_STAMP``): editing any kernel recompiles every kernel once.  An installed
+  package never changes, so its users never notice.
 * ``parallel``: a ``prange`` region costs ~1-2 us with the tbb/OpenMP
   threading layers but ~100 us with Numba's fallback "workqueue" layer (what a
   plain ``pip install numba`` gets where no libgomp or tbb is found; measured here:
@@ -46,6 +53,7 @@ Why these options:
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import time
 import types
@@ -90,11 +98,34 @@ def _parallel_min_ns() -> float:
     return _min_ns[0]
 
 
+def _sources_stamp(folder=None) -> str:
+    """8 hex digits from the size and modification time of every kernel source file (of
+    the ``.py`` files in ``folder``, this package's by default)."""
+    folder = folder or os.path.dirname(os.path.abspath(__file__))
+    digest = hashlib.blake2b(digest_size=4)
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            st = os.stat(os.path.join(folder, name))
+            digest.update(f"{name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return digest.hexdigest()
+
+
+SOURCES_STAMP = _sources_stamp()
+
+
+def _clone(fn, suffix):
+    """``fn`` under the qualified name ``fn.__qualname__ + suffix``: the name of its cache files."""
+    clone = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    functools.update_wrapper(clone, fn)
+    clone.__qualname__ = fn.__qualname__ + suffix
+    return clone
+
+
 def _njit(fn, **options):
     options = dict(fastmath=set(FASTMATH), error_model=ERROR_MODEL, **options)
     if CACHE:
         try:
-            return numba.njit(cache=True, **options)(fn)
+            return numba.njit(cache=True, **options)(_clone(fn, f".<{SOURCES_STAMP}>"))
         except RuntimeError:  # "cannot cache function ...: no locator available"
             pass
     return numba.njit(cache=False, **options)(fn)
@@ -115,10 +146,7 @@ def jit_parallel(fn):
     the parallel version is compiled from a copy of ``fn`` whose qualified name
     ends in ``.<parallel>``, which gets a cache file of its own.
     """
-    clone = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
-    functools.update_wrapper(clone, fn)
-    clone.__qualname__ = fn.__qualname__ + ".<parallel>"
-    return _njit(clone, parallel=True)
+    return _njit(_clone(fn, ".<parallel>"), parallel=True)
 
 
 def use_parallel(work: int) -> bool:

@@ -101,6 +101,28 @@ def test_serial_and_parallel_versions_of_one_function_get_separate_caches(tmp_pa
     assert len(index_files) == 2, index_files
 
 
+def test_cache_names_change_when_any_kernel_file_does(tmp_path):
+    # a kernel's cached machine code includes its callees' from other files: its cache
+    # file's name carries a stamp of every kernel file, so an edit anywhere recompiles it
+    import os
+
+    from motifnet.kernels import _jit as jit_module
+    from motifnet.kernels import relu
+
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text("x = 1\n")
+    (tmp_path / "notes.txt").write_text("not a source\n")
+    before = jit_module._sources_stamp(str(tmp_path))
+    assert before == jit_module._sources_stamp(str(tmp_path)) and len(before) == 8
+    (tmp_path / "notes.txt").write_text("edited\n")
+    assert jit_module._sources_stamp(str(tmp_path)) == before
+    st = os.stat(tmp_path / "b.py")
+    os.utime(tmp_path / "b.py", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert jit_module._sources_stamp(str(tmp_path)) != before
+    assert jit_module.CACHE  # the suite runs with the cache, as users do
+    assert relu._forward_in_place.serial.py_func.__qualname__.endswith(f".<{jit_module.SOURCES_STAMP}>")
+
+
 def test_compile_notice_says_once_that_kernels_compile(tmp_path, monkeypatch):
     # a fresh function compiles (an event per compilation, nested ones included); the
     # notice prints one line for all of them, and none when nothing compiles
