@@ -90,6 +90,9 @@ def adam_step_reference(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(
 # ----------------------------------------------------------------------------- 2. fast
 # Computes exactly the reference above in the array's dtype, in torch's operation order.
 
+_TINY32, _TINY64 = float(np.finfo(np.float32).tiny), float(np.finfo(np.float64).tiny)  # smallest normals
+
+
 @jit
 def _adam_loop(param, grad, exp_avg, exp_avg_sq, weight_decay, lerp_weight, beta2, one_minus_beta2,
                neg_step_size, bias_correction2_sqrt, eps):
@@ -109,7 +112,7 @@ def _adam_loop(param, grad, exp_avg, exp_avg_sq, weight_decay, lerp_weight, beta
     neg_step = dt(neg_step_size)
     bc2_sqrt = dt(bias_correction2_sqrt)
     eps_ = dt(eps)
-    tiny = dt(np.finfo(param.dtype).tiny)
+    tiny = dt(_TINY32) if param.itemsize == 4 else dt(_TINY64)  # np.finfo would compile its overload: 70 ms
     flush_sq = eps > 0.0
     for n in range(param.size):
         g = grad[n]
