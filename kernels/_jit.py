@@ -103,10 +103,13 @@ def _sources_stamp(folder=None) -> str:
     the ``.py`` files in ``folder``, this package's by default)."""
     folder = folder or os.path.dirname(os.path.abspath(__file__))
     digest = hashlib.blake2b(digest_size=4)
-    for name in sorted(os.listdir(folder)):
-        if name.endswith(".py"):
-            st = os.stat(os.path.join(folder, name))
-            digest.update(f"{name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    try:
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(folder, name))
+                digest.update(f"{name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    except OSError:  # not a folder of files (a zip import): Numba could not cache there anyway
+        pass
     return digest.hexdigest()
 
 
