@@ -104,9 +104,6 @@ def test_serial_and_parallel_versions_of_one_function_get_separate_caches(tmp_pa
 def test_cache_names_change_when_any_kernel_file_does(tmp_path):
     # a kernel's cached machine code includes its callees' from other files: its cache
     # file's name carries a stamp of every kernel file, so an edit anywhere recompiles it
-    import os
-
-    from motifnet.kernels import _jit as jit_module
     from motifnet.kernels import relu
 
     for name in ("a.py", "b.py"):
