@@ -21,6 +21,8 @@ TARGETS = {
     "cold_start_extra_s": 3.0,
     "train_process_warm_s": 2.0,
     "train_process_empty_cache_s": 15.0,
+    "scan_mbp_per_s_1_thread": 25.0,
+    "scan_kernel_vs_torch": 5.0,
 }
 
 
@@ -156,6 +158,9 @@ def markdown(results: dict) -> str:
     st = results.get("startup")
     if st:
         lines += startup_table(st)
+    sc = results.get("scan")
+    if sc:
+        lines += scan_table(sc)
     lines += targets_section(results)
     return "\n".join(lines) + "\n"
 
@@ -422,6 +427,55 @@ def startup_table(st: dict) -> list[str]:
     return lines
 
 
+def scan_table(sc: dict) -> list[str]:
+    """The whole `motifnet scan` command (benchmarks/scan_command.py)."""
+    lines = ["## Scanning: the whole `motifnet scan` command", ""]
+    inp = sc.get("input")
+    if inp:
+        tr = inp["model_training"]
+        lines += [f"Input: {inp['bases'] / 1e6:.1f} Mbp of generated sequence in {inp['records']} record(s) "
+                  f"({inp['gc']:.0%} GC, {inp['n_bases'] / 1e6:.2f} Mbp of N in runs, {inp['planted_sites']:,} planted "
+                  f"sites of {tr['motif']}), plain FASTA ({inp['bytes']['plain'] / 1e6:.0f} MB) and gzip "
+                  f"({inp['bytes']['gzip'] / 1e6:.0f} MB). Model: deepbind (32 filters of 15 bp) from `motifnet train` on "
+                  f"{tr['n']} generated sequences of {tr['lengths']} bp, {tr['epochs']} epochs. Each run is one process "
+                  "(`motifnet scan MODEL INPUT --threads T`, with `NUMBA_NUM_THREADS` = T); wall time from process start "
+                  "to exit; *streaming* is the command's own timing in scan.json (reading, scanning, calling sites, "
+                  "writing), the rest is the fixed start (imports, model, threshold calibration on shuffles of the first "
+                  "Mb, naming filters against JASPAR).", ""]
+    val = sc.get("validation")
+    if val:
+        lines += [("Validated before timing: " if val["passed"] else "**NOT validated**: ")
+                  + (f"{val['windows_checked']} sampled windows' bedGraph values against the model's own forward on "
+                     f"those windows (worst error {val['worst_error_over_allowed']:.2f} of the allowed); every timed run's "
+                     "outputs byte-for-byte those of the untimed reference run." if val["passed"] else val.get("message", "")),
+                  ""]
+    if sc.get("counts"):
+        c = sc["counts"]
+        lines += [f"The reference run: {c['windows_scored']:,} windows scored, {c['windows_mostly_n']:,} mostly N, "
+                  f"{c['windows_above_threshold']:,} above the threshold, {c['sites']:,} sites called; "
+                  f"{sc.get('recovered_planted_sites', 0):,} of the {inp['planted_sites']:,} planted sites overlapped by a "
+                  "call.", ""]
+    if sc.get("rows"):
+        lines += ["| input | threads | runs | same output | wall (median) | Mbp/s, whole process | streaming | "
+                  "Mbp/s, streaming | fixed start | peak RSS | 3.1 Gbp at this rate |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in sc["rows"]:
+            lines.append(f"| {r['format']} FASTA | {r['threads']} | {r['runs']} | {'yes' if r['validated'] else '**NO**'} "
+                         f"| {_t(r['seconds'])} | {r['mbp_per_s']:.1f} | {_t(r['stream_seconds'])} | "
+                         f"**{r['stream_mbp_per_s']:.1f}** | {_t(r['fixed_seconds'])} | {r['peak_rss_mb']:.0f} MB | "
+                         f"{r['genome_minutes']:.1f} min |")
+        by = {(r["format"], r["threads"]): r for r in sc["rows"]}
+        for fmt in ("plain", "gzip"):
+            one, two = by.get((fmt, 1)), by.get((fmt, 2))
+            if one and two:
+                lines.append(f"\n{fmt} FASTA, 2 threads against 1: {one['stream_seconds'] / two['stream_seconds']:.2f}x "
+                             f"streaming, {one['seconds'] / two['seconds']:.2f}x whole process.")
+    if sc.get("errors"):
+        lines += [""] + [f"- {key}: {(msg.strip().splitlines() or [''])[-1]}" for key, msg in sc["errors"].items()]
+    lines.append("")
+    return lines
+
+
 def cold_start(st: dict):
     """The first run's extra seconds: the median over (empty cache, then warm) pairs of
     their difference; older results without pairs: the difference of the medians."""
@@ -482,6 +536,22 @@ def targets_section(results: dict) -> list[str]:
             rows.append((f"motifnet >= {TARGETS['scaling_2_threads']:g}x from 1 to 2 threads (N={s['n']} x L={s['length']})",
                          "-" if v is None else f"{v:.2f}x (CPU/wall {s['cpu_per_wall']:.2f})" if s["cpu_per_wall"] else f"{v:.2f}x",
                          v is not None and v >= TARGETS["scaling_2_threads"]))
+    for r in results.get("kernels", {}).get("rows", []):
+        if r["kernel"] == "scan" and r["size_class"] == "large" and r["threads"] == 1 and r["motifnet_s"]:
+            from motifnet.kernels.registry import BY_NAME
+
+            bases = BY_NAME["scan"].shapes[r["size"]]["L"]
+            mbps = bases / r["motifnet_s"] / 1e6
+            rows.append((f"scan kernel (both strands, window max) over {bases / 1e6:g} Mbp, 1 thread: >= {TARGETS['scan_kernel_vs_torch']:g}x "
+                         f"torch and >= {TARGETS['scan_mbp_per_s_1_thread']:g} Mbp/s",
+                         f"{r['ratio']:.2f}x, {mbps:.1f} Mbp/s",
+                         r["ratio"] >= TARGETS["scan_kernel_vs_torch"] and mbps >= TARGETS["scan_mbp_per_s_1_thread"]))
+    for r in results.get("scan", {}).get("rows", []):
+        if r["threads"] == 1:
+            rows.append((f"`motifnet scan`, {r['format']} FASTA, 1 thread, streaming >= "
+                         f"{TARGETS['scan_mbp_per_s_1_thread']:g} Mbp/s (a 3.1 Gbp genome in about two minutes)",
+                         f"{r['stream_mbp_per_s']:.1f} Mbp/s ({r['genome_minutes']:.1f} min)",
+                         r["validated"] and r["stream_mbp_per_s"] >= TARGETS["scan_mbp_per_s_1_thread"]))
     st = results.get("startup", {})
     cs = cold_start(st)
     if cs is not None:

@@ -1,7 +1,7 @@
 """The benchmark suite's driver: spawns the workers, validates, writes the report.
 
     python -m benchmarks [--quick] [--threads 1 2] [--repeats N] [--out DIR]
-                         [--parts kernels e2e growth scaling startup] [--planted DIR]
+                         [--parts kernels e2e growth scaling startup scan] [--planted DIR]
 
 Every measurement runs in a child process that imports ONE library (motifnet, torch or
 JAX) with its thread count fixed before import (``benchmarks/worker.py``); this process
@@ -15,7 +15,9 @@ timed before it is validated:
 * training (end to end, growth table, 2-thread scaling): a motifnet worker writes each
   job's data and initial weights; every library first trains each job for one epoch
   from that start and saves its loss and parameters; motifnet's are compared with
-  torch's, JAX's with motifnet's, and only the jobs that pass are timed.
+  torch's, JAX's with motifnet's, and only the jobs that pass are timed;
+* the whole ``motifnet scan`` command (``benchmarks/scan_command.py``): its windows'
+  probabilities are checked against the model's own forward before any run is timed.
 
 A failing case is reported as FAILED, without a time.  JAX is optional: without it the
 report says "JAX not installed: skipped".
@@ -40,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import cases as C
+from benchmarks.scan_command import bench_scan
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results"
@@ -625,7 +628,7 @@ def code_version() -> tuple[str, list[str]]:
 
 
 # ------------------------------------------------------------------------------- main
-PARTS = ("kernels", "e2e", "growth", "scaling", "startup")
+PARTS = ("kernels", "e2e", "growth", "scaling", "startup", "scan")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -645,6 +648,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--startup-repeats", type=int, default=None, help="repeats of import/process timings (default 5; quick 1)")
     p.add_argument("--cold-repeats", type=int, default=None,
                    help="`motifnet train` runs with an empty Numba cache (default 3)")
+    p.add_argument("--scan-mbp", type=float, default=None,
+                   help="Mbp of generated sequence the scan part's `motifnet scan` reads (default 50; quick 2)")
+    p.add_argument("--scan-repeats", type=int, default=None, help="timed `motifnet scan` runs per input and thread "
+                   "count (default 3; quick 1)")
+    p.add_argument("--scan-threads", type=int, nargs="+", default=None,
+                   help="thread counts of the scan part (default: 1 2; quick: 1)")
     p.add_argument("--min-sample", type=float, default=None, help="seconds per timing sample (default 0.02; quick 0)")
     p.add_argument("--sizes", nargs="+", choices=list(C.SIZE_CHOICES) + list(C.SIZE_ALIASES), default=None,
                    help="kernel shapes (default: seed large; quick: tiny); a size takes every shape of an op "
@@ -676,6 +685,9 @@ def resolve(args) -> argparse.Namespace:
     args.growth_epochs = args.growth_epochs or (1 if q else 2)
     args.startup_repeats = args.startup_repeats or (1 if q else 5)
     args.cold_repeats = args.cold_repeats or (1 if q else 3)
+    args.scan_mbp = args.scan_mbp or (2.0 if q else 50.0)
+    args.scan_repeats = args.scan_repeats or (1 if q else 3)
+    args.scan_threads = args.scan_threads or ([1] if q else [1, 2])
     args.min_sample = (0.0 if q else 0.02) if args.min_sample is None else args.min_sample
     args.sizes = args.sizes or (["tiny"] if q else ["seed", "large"])
     args.cold = (not q) if args.cold is None else args.cold
@@ -708,6 +720,7 @@ def main(argv=None) -> int:
         "growth_repeats": args.growth_repeats, "growth_epochs": args.growth_epochs,
         "scaling_threads": args.scaling_threads, "scaling_rounds": args.scaling_rounds, "libs": libs,
         "startup_repeats": args.startup_repeats, "cold_repeats": args.cold_repeats,
+        "scan_mbp": args.scan_mbp, "scan_repeats": args.scan_repeats, "scan_threads": args.scan_threads,
         "min_sample_s": args.min_sample, "sizes": args.sizes,
         "api": args.api, "parts": args.parts, "kernels": args.kernels, "perturb": args.perturb,
         "planted": str(args.planted) if args.planted else None,
@@ -725,6 +738,8 @@ def main(argv=None) -> int:
             results["training"] = bench_training(args, workdir, log, libs)
         if "startup" in args.parts:
             results["startup"] = bench_startup(args, workdir, log, libs)
+        if "scan" in args.parts:
+            results["scan"] = bench_scan(args, workdir, log)
     commit, dirty = code_version()
     m = results["meta"]["machine"]
     m["git_commit_end"], m["uncommitted_changes_end"] = commit, dirty

@@ -50,7 +50,8 @@ def test_quick_run_writes_report(quick_run):
     out, res, stdout = quick_run
     md = (out / "results.md").read_text()
     assert md == stdout.rstrip("\n") + "\n" or md.strip() in stdout
-    for heading in ("## Kernels", "## End-to-end training", "## Growth table", "## Start-up", "## Targets"):
+    for heading in ("## Kernels", "## End-to-end training", "## Growth table", "## Start-up", "## Scanning",
+                    "## Targets"):
         assert heading in md
     assert (out / "ratios.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     meta = res["meta"]
@@ -133,6 +134,53 @@ def test_quick_run_startup(quick_run):
     for label in ("motifnet_warm_cache", "torch"):
         run = st["train_process"][label]
         assert run["ok"] and _positive(run["median_s"]) and _positive(run["peak_rss_mb"])
+
+
+def test_quick_run_scan_command_is_validated_then_timed(quick_run):
+    _, res, _ = quick_run
+    sc = res["scan"]
+    assert not sc["errors"], sc["errors"]
+    val = sc["validation"]
+    assert val["passed"] and val["windows_checked"] >= 16 and val["worst_error_over_allowed"] <= 1.0
+    assert sc["counts"]["windows_scored"] > 0 and sc["input"]["bases"] == 2_000_000
+    assert {(r["format"], r["threads"]) for r in sc["rows"]} == {("plain", 1), ("gzip", 1)}
+    for r in sc["rows"]:
+        assert r["validated"] and _positive(r["seconds"]) and _positive(r["stream_seconds"])
+        assert r["stream_seconds"] < r["seconds"] and r["mbp_per_s"] == pytest.approx(2.0 / r["seconds"])
+
+
+def test_scan_benchmark_validation_rejects_a_wrong_window(tmp_path):
+    from benchmarks.scan_command import validate_windows
+    from motifnet.model_io import save_model
+    from motifnet.models import DeepBind
+    from motifnet.scan import Scanner, bedgraph_text
+
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 4, size=5_000).astype(np.int8)
+    model = DeepBind()
+    save_model(model, tmp_path / "model.npz")
+    scores = Scanner(model, window=200, step=100).scan_codes("chr1", codes)
+    (tmp_path / "scan.json").write_text(json.dumps({"settings": {"window": 200, "step": 100}}))
+    text = bedgraph_text(scores)
+    (tmp_path / "windows.bedgraph").write_text(text)
+    assert validate_windows(tmp_path, tmp_path / "model.npz", {"chr1": codes})["passed"]
+    rows = text.splitlines()
+    f = rows[5].split("\t")
+    rows[5] = "\t".join(f[:3] + [f"{float(f[3]) * 0.999:.6g}"])  # one window's probability off by 0.1%
+    (tmp_path / "windows.bedgraph").write_text("\n".join(rows) + "\n")
+    bad = validate_windows(tmp_path, tmp_path / "model.npz", {"chr1": codes})
+    assert not bad["passed"] and "chr1:" in bad["message"]
+
+
+def test_scan_benchmark_fasta_text_is_the_codes_in_lines_of_60():
+    from benchmarks.scan_command import _text
+
+    for n in (1, 59, 60, 61, 250):
+        codes = np.random.default_rng(n).integers(-1, 4, n).astype(np.int8)
+        text = _text(codes).decode()
+        lines = text.split("\n")
+        assert lines[-1] == "" and all(len(line) == 60 for line in lines[:-2]) and 1 <= len(lines[-2]) <= 60
+        assert "".join(lines) == "".join("ACGTN"[c] for c in codes)
 
 
 def test_without_jax_the_suite_says_so_and_runs(tmp_path, monkeypatch):
