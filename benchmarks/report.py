@@ -62,6 +62,11 @@ def _r(r) -> str:
     return "-" if r is None else f"**{r:.2f}x**" if r >= 0.1 else f"**{r:.2g}x**"
 
 
+def _error_lines(errors: dict) -> list[str]:
+    """One bullet per error: its key and the last line of its message (a worker's stderr)."""
+    return [f"- {key}: {(msg.strip().splitlines() or [''])[-1]}" for key, msg in errors.items()]
+
+
 def _load(load) -> str:
     return "?" if not load else " ".join(f"{x:.1f}" for x in load)
 
@@ -294,7 +299,7 @@ def training_tables(tr: dict, meta: dict) -> list[str]:
                        f"{speedup} | {cpu} | {_r(s['ratio_vs_motifnet'])} |")
         out.append("")
     if tr.get("errors"):
-        out += ["Training errors:", ""] + [f"- {k}: {(v.strip().splitlines() or [''])[-1]}" for k, v in tr["errors"].items()]
+        out += ["Training errors:", ""] + _error_lines(tr["errors"])
         out.append("")
     fails = [(r["id"], r["threads"], lib, r.get(f"{lib}_check", {}).get("message"))
              for r in rows for lib in ("motifnet", "jax") if r.get(f"{lib}_ran") and r.get(f"{lib}_check")
@@ -422,7 +427,7 @@ def startup_table(st: dict) -> list[str]:
         lines.append(f"| peak RSS of that training process | {mv['peak_rss_mb']:.0f} MB | {tt['peak_rss_mb']:.0f} MB | "
                      f"{_r(_ratio(tt['peak_rss_mb'], mv['peak_rss_mb']))} | - |")
     if st.get("errors"):
-        lines += [""] + [f"- {key}: {(msg.strip().splitlines() or [''])[-1]}" for key, msg in st["errors"].items()]
+        lines += [""] + _error_lines(st["errors"])
     lines.append("")
     return lines
 
@@ -471,7 +476,7 @@ def scan_table(sc: dict) -> list[str]:
                 lines.append(f"\n{fmt} FASTA, 2 threads against 1: {one['stream_seconds'] / two['stream_seconds']:.2f}x "
                              f"streaming, {one['seconds'] / two['seconds']:.2f}x whole process.")
     if sc.get("errors"):
-        lines += [""] + [f"- {key}: {(msg.strip().splitlines() or [''])[-1]}" for key, msg in sc["errors"].items()]
+        lines += [""] + _error_lines(sc["errors"])
     lines.append("")
     return lines
 

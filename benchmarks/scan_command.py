@@ -47,21 +47,15 @@ SCAN_VALID_WINDOWS = 64  # bedGraph values checked against the model's forward
 PRINT_ATOL = 5e-7  # bedGraph writes %.6g: half a unit of the 6th digit of a probability
 LOGIT_RTOL = 1e-5  # the fused kernel's logit against the layers' (float32 sums in another order)
 LINE = 60
-_LETTERS = np.frombuffer(b"ACGTN", dtype=np.uint8)
 HUMAN_GENOME_BP = 3.1e9
 
 
 def _text(codes: np.ndarray) -> bytes:
     """FASTA lines of LINE bases for codes (A 0, C 1, G 2, T 3, N -1)."""
-    letters = _LETTERS[np.where(codes < 0, 4, codes)]
-    n_lines = -(-letters.size // LINE)
-    padded = np.full(n_lines * LINE, ord("\n"), dtype=np.uint8)
-    padded[:letters.size] = letters
-    block = np.full((n_lines, LINE + 1), ord("\n"), dtype=np.uint8)
-    block[:, :LINE] = padded.reshape(n_lines, LINE)
-    out = block.tobytes()
-    tail = n_lines * LINE - letters.size  # the last line's unused columns, newlines here
-    return out[: len(out) - tail]
+    from motifnet.data import decode
+
+    seq = decode(codes[None])[0]
+    return ("\n".join(seq[i:i + LINE] for i in range(0, len(seq), LINE)) + "\n").encode()
 
 
 def write_fasta(path: Path, records: dict[str, np.ndarray], compress: bool) -> None:
