@@ -15,8 +15,8 @@ it, in its own process:
    10 Mbp, 42% GC, a 50 kb run of N at the start of each record as assemblies have, the
    motif planted once in every 10 kb), written as plain FASTA and as gzip.
 3. *Validation before timing*: one untimed run (it also loads or compiles the kernels);
-   every bedGraph value checked at sampled windows against the model's own layer-by-layer
-   ``forward`` on that window (the reference the fused scan kernel must equal); every
+   the bedGraph values of SCAN_VALID_WINDOWS sampled windows checked against the model's
+   own layer-by-layer ``forward`` on each window (the reference the fused scan kernel must equal); every
    timed run's outputs must then be byte-for-byte those of the untimed run (at every
    thread count, from plain and gzip input).
 4. *Timing*: rounds of (plain, gzip) x ``--scan-threads``, one process each
@@ -139,10 +139,10 @@ def _recovered(sites_bed: Path, planted: list[tuple[str, int, int]]) -> int:
     for line in sites_bed.read_text().splitlines():
         f = line.split("\t")
         calls.setdefault(f[0], []).append((int(f[1]), int(f[2])))
-    starts = {rec: np.array(sorted(iv)) for rec, iv in calls.items()}
+    intervals = {rec: np.array(sorted(iv)) for rec, iv in calls.items()}  # (start, end) rows by start
     hit = 0
     for rec, a, b in planted:
-        iv = starts.get(rec)
+        iv = intervals.get(rec)
         if iv is None:
             continue
         k = np.searchsorted(iv[:, 0], b)  # calls starting before the site's end
