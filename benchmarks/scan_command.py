@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import math
 import shutil
 import statistics
 import sys
@@ -102,6 +101,7 @@ def validate_windows(folder: Path, model_path: Path, records: dict[str, np.ndarr
     Inside a record (not its first or last window) a row is window [s, s + W)'s central
     ``step`` bases, starting at s + (W - step) // 2 (motifnet/scan.py, "bedGraph rows")."""
     from motifnet.model_io import load_model
+    from motifnet.train import sigmoid
 
     settings = json.loads((folder / "scan.json").read_text())["settings"]
     W, S = settings["window"], settings["step"]
@@ -117,7 +117,7 @@ def validate_windows(folder: Path, model_path: Path, records: dict[str, np.ndarr
     for rec, a, _, value in picked:
         x = np.ascontiguousarray(records[rec][None, a - h:a - h + W])
         logit = float(model.forward(x)[0])
-        expected = 1.0 / (1.0 + math.exp(-logit))
+        expected = float(sigmoid(logit))  # as motifnet/scan.py writes its bedGraph values
         # %.6g's rounding, plus the logit's float32 error (rel 1e-5, as tests/test_scan.py) through the sigmoid
         allowed = PRINT_ATOL + expected * (1 - expected) * LOGIT_RTOL * max(1.0, abs(logit))
         ratio = abs(value - expected) / allowed
@@ -135,10 +135,11 @@ def validate_windows(folder: Path, model_path: Path, records: dict[str, np.ndarr
 
 def _recovered(sites_bed: Path, planted: list[tuple[str, int, int]]) -> int:
     """Planted sites overlapped by a called site."""
+    from motifnet.genome import read_bed
+
     calls: dict[str, list[tuple[int, int]]] = {}
-    for line in sites_bed.read_text().splitlines():
-        f = line.split("\t")
-        calls.setdefault(f[0], []).append((int(f[1]), int(f[2])))
+    for iv in read_bed(sites_bed) if sites_bed.stat().st_size else []:  # read_bed refuses an empty file
+        calls.setdefault(iv.chrom, []).append((iv.start, iv.end))
     intervals = {rec: np.array(sorted(iv)) for rec, iv in calls.items()}  # (start, end) rows by start
     hit = 0
     for rec, a, b in planted:
