@@ -64,7 +64,7 @@ import math
 
 import numpy as np
 
-from motifnet.kernels._jit import jit
+from motifnet.kernels._jit import jit_exact
 from motifnet.kernels._validate import check_float_array, check_int
 
 __all__ = ["adam_step_reference", "adam_step_into", "adam_step"]
@@ -94,7 +94,7 @@ def adam_step_reference(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(
 _TINY32, _TINY64 = float(np.finfo(np.float32).tiny), float(np.finfo(np.float64).tiny)  # smallest normals
 
 
-@jit
+@jit_exact  # no fast-math: the compiled step's inlined copy must round as this one (_jit.jit_exact)
 def _adam_loop(param, grad, exp_avg, exp_avg_sq, weight_decay, lerp_weight, beta2, one_minus_beta2,
                neg_step_size, bias_correction2_sqrt, eps):
     # param, grad, exp_avg, exp_avg_sq: (N,); the scalars arrive as float64 and
