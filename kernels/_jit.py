@@ -47,7 +47,9 @@ Why these options:
   (kernels with ``ns_per_work``) and stops using threads for a while (1 s, doubling
   up to a minute) after 3 calls in a row that lost against the same kernel's serial
   run (took 1.5 times as long, or the recent calls did on average), which it measures
-  too: one call in 32 above the threshold runs serially, timed.
+  too: one call in 32 above the threshold runs serially, timed, and so does the call
+  after a third loss, so that threads are suspended only when they lose again against
+  the serial speed of the moment (this VM's speed moves by up to 1.5x).
   The first call of each compilation in a process compiles or loads it, so it is neither
   timed as the serial speed nor judged (``ProbeSchedule``).
 """
@@ -209,6 +211,18 @@ def use_threads(serial_ns: float) -> bool:
 # With this rule: 1.42x and 1.57x (quartiles 1.39-1.45, 1.53-1.62), no suspension.  The
 # busy machine this guards against costs a time slice per region: 5-50 times the serial
 # time.  A kernel whose threads lose by less, but every time, still loses on the mean.
+#
+# Before suspending, the serial speed is measured again (``ProbeSchedule.reprobe``): this
+# VM slows down as a whole by up to 1.5x for seconds at a time, and then the threaded calls
+# lose against a probe taken before, although they still beat the serial run of the
+# moment.  Logged over 16 epochs of the compiled step at L = 200 (20,000 sequences, 2
+# threads): threaded steps at 0.8-0.95 of the last probe, then three at 1.5-1.8 of it, in
+# all three suspensions, each of which then ran a second or more of steps serially (an
+# epoch at 2 threads 0.82x the 1-thread one).  So the third strike asks the kernel's
+# schedule for a fresh probe instead, and judges afresh; only a kernel that loses again
+# against it, before any call that beats it, is suspended.  A busy machine costs one more
+# losing call (a time slice) before the pause; outcomes reported without a schedule
+# suspend at once, as before.
 PROBE_EVERY = 32
 STRIKES = 3
 STRIKE_RATIO = 1.5
@@ -217,8 +231,10 @@ MAX_PAUSE_S = 60.0
 _suspension = {"strikes": 0, "until": 0.0, "pause": 1.0, "mean": 0.0}
 
 
-def thread_outcome(elapsed_ns: float, serial_ns: float) -> None:
-    """Record how long a parallel call took against its estimated serial time."""
+def thread_outcome(elapsed_ns: float, serial_ns: float, schedule: "ProbeSchedule | None" = None) -> None:
+    """Record how long a parallel call took against its estimated serial time; with the
+    ``schedule`` whose probe gave that estimate, a third strike first asks it for a fresh
+    probe (``ProbeSchedule.reprobe``), and suspends threads only when they lose again."""
     s = _suspension
     ratio = elapsed_ns / max(serial_ns, 1.0)
     # one call's hiccup moves the mean by at most MEAN_WEIGHT * STRIKE_RATIO: a single 5x
@@ -226,14 +242,22 @@ def thread_outcome(elapsed_ns: float, serial_ns: float) -> None:
     s["mean"] += MEAN_WEIGHT * (min(ratio, STRIKE_RATIO) - s["mean"])
     if ratio > STRIKE_RATIO or s["mean"] > 1.0:  # another process holds a core, or threads never pay
         s["strikes"] += 1
-        if s["strikes"] >= STRIKES:
+        if s["strikes"] >= STRIKES and schedule is not None and not schedule.verified:
+            schedule.reprobe = True  # the next call measures the serial speed again
+            s["strikes"] = STRIKES - 1  # one more loss against it suspends
+            s["mean"] = 0.0  # judged afresh against the new probe
+        elif s["strikes"] >= STRIKES:
             s["until"] = time.monotonic() + s["pause"]
             s["pause"] = min(2 * s["pause"], MAX_PAUSE_S)
             s["strikes"] = 0
             s["mean"] = 0.0  # judged afresh after the pause
+            if schedule is not None:
+                schedule.verified = False
     else:
         s["strikes"] = 0
         s["pause"] = max(1.0, s["pause"] / 2)
+        if schedule is not None and ratio < 1.0:  # threads beat the probe: the next strikes need a new one
+            schedule.verified = False
 
 
 class ProbeSchedule:
@@ -243,7 +267,8 @@ class ProbeSchedule:
 
     ``next()`` gives ``(threaded, timed)``: the first call and every ``PROBE_EVERY``-th run
     serially (a probe, whose time becomes ``serial_rate``), the others threaded and judged
-    against it (``thread_outcome``).  The first call of each way in this process compiles
+    against it (``thread_outcome``); so does the call after ``thread_outcome`` asked for a
+    fresh probe (``reprobe``).  The first call of each way in this process compiles
     or loads its machine code (0.1-10 s), so it is neither a probe nor judged: a probe that
     had timed the loading took 514 ms for a 0.3 ms step, and made every parallel call
     "win" until the next probe.
@@ -253,10 +278,16 @@ class ProbeSchedule:
         self.serial_rate = None  # the serial time per unit of work, as last measured by a probe
         self.calls = 0
         self.warm = set()  # of True / False: the ways (threaded or not) already called once
+        self.reprobe = False  # thread_outcome asks for a probe before it suspends threads
+        self.verified = False  # a probe was taken since the last strikes: more losses suspend
 
     def next(self) -> tuple[bool, bool]:
         self.calls += 1
-        threaded = self.serial_rate is not None and self.calls % PROBE_EVERY != 0
+        if self.reprobe:
+            self.reprobe, self.verified = False, True
+            threaded = False
+        else:
+            threaded = self.serial_rate is not None and self.calls % PROBE_EVERY != 0
         timed = threaded in self.warm
         self.warm.add(threaded)
         return threaded, timed
@@ -323,7 +354,7 @@ class SerialOrParallel:
         def timed(*args):
             start = time.perf_counter_ns()
             result = parallel(*args)
-            thread_outcome(time.perf_counter_ns() - start, serial_ns)
+            thread_outcome(time.perf_counter_ns() - start, serial_ns, schedule)
             return result
 
         return timed, numba.get_num_threads()

@@ -264,7 +264,7 @@ class CNNTrainingStep:
         if timed and n_parts == 1:
             self._schedule.serial_rate = elapsed / B
         elif timed:
-            _jit.thread_outcome(elapsed, self._schedule.serial_rate * B)
+            _jit.thread_outcome(elapsed, self._schedule.serial_rate * B, self._schedule)
         dt = self.dtype.type
         loss = losses.sum(dtype=self.dtype) / dt(B) if n_parts > 1 else losses[0] / dt(B)
         return float(loss), self.logits[:B].reshape(-1)

@@ -180,6 +180,35 @@ def test_threads_probe_then_split_and_stand_down_when_suspended(monkeypatch):
     assert step._parts(32, 1) == (1, False)
 
 
+def test_the_step_asks_for_a_fresh_probe_before_threads_stand_down(monkeypatch):
+    # the step's own schedule gets thread_outcome's request: after three threaded steps
+    # that lose against the probe (the machine slowed down: 300 us serially before, then
+    # 2-part steps at 500 us), the next step is a one-part probe; steps that then beat it
+    # (serial 600 us now) keep their threads
+    step = CNNTrainingStep(GenomicsCNN(seq_len=200), 32)
+    monkeypatch.setattr(_jit, "_suspension", {"strikes": 0, "until": 0.0, "pause": 1.0, "mean": 0.0})
+    monkeypatch.setattr(compiled_step.numba, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(compiled_step.numba, "set_num_threads", lambda n: None)
+    clock, parts, cost = [0], [], {1: 300_000, 2: 250_000}
+    monkeypatch.setattr(compiled_step.time, "perf_counter_ns", lambda: clock[0])
+
+    def run(codes, targets, n_parts, parallel, update=False):
+        parts.append(n_parts)
+        clock[0] += cost[n_parts]
+        return np.zeros(n_parts, np.float32)
+
+    monkeypatch.setattr(step, "run", run)
+    codes, targets = np.zeros((32, 200), np.int8), np.zeros(32, np.float32)
+    for _ in range(4):  # the serial way's first call, the probe, the threaded way's first call, one judged
+        step(codes, targets)
+    assert parts == [1, 1, 2, 2]
+    cost[1], cost[2] = 600_000, 500_000
+    for _ in range(_jit.STRIKES + 5):
+        step(codes, targets)
+    assert parts[4:] == [2] * _jit.STRIKES + [1] + [2] * 4
+    assert step._schedule.serial_rate == 600_000 / 32 and _jit._suspension["until"] == 0.0
+
+
 def test_a_diverging_run_still_stops(monkeypatch):
     seqs, y = generate_data(64, 200, seed=0)
     x = encode(seqs)[0]

@@ -208,10 +208,11 @@ def test_a_burst_of_slightly_slow_calls_keeps_threads_but_steady_losses_do_not(m
     assert n > jit_module.STRIKES  # not at the first few, as 1.5x calls would be
 
 
-def _timed_kernel(monkeypatch, serial_ms, parallel_ms, first_ms=None):
+def _timed_kernel(monkeypatch, serial_ms, parallel_ms, first_ms=None, speed=(1.0,)):
     """A SerialOrParallel kernel (estimated 1 ns per unit of work) whose serial calls take
     ``serial_ms`` and parallel ones ``parallel_ms`` on a fake clock (the first call of each
-    ``first_ms``, as compiling or loading it would); the calls it made."""
+    ``first_ms``, as compiling or loading it would), times ``speed[0]`` (a list the test
+    may change: the machine slowing down); the calls it made."""
     _two_threads_on_a_fake_clock(monkeypatch, 50.0, 100.0)  # the monotonic clock stays at 50 s
     clock = [0]
     monkeypatch.setattr(jit_module.time, "perf_counter_ns", lambda: clock[0])
@@ -222,7 +223,7 @@ def _timed_kernel(monkeypatch, serial_ms, parallel_ms, first_ms=None):
         def call(x):
             first = kind not in calls
             calls.append(kind)
-            clock[0] += int((first_ms if first and first_ms is not None else ms) * 1e6)
+            clock[0] += int((first_ms if first and first_ms is not None else ms * speed[0]) * 1e6)
         return call
 
     kernel.serial, kernel.parallel = run("serial", serial_ms), run("parallel", parallel_ms)
@@ -234,12 +235,54 @@ def test_serial_or_parallel_times_its_parallel_calls_against_its_own_serial_run(
     # timed serial probe, the parallel compilation's first call (not judged); then parallel
     # calls slower than the probe are strikes, and once they keep losing the serial
     # compilation runs instead.  Had the first call's 500 ms (compiling) been taken as the
-    # serial speed, every 3 ms parallel call would have "won".
+    # serial speed, every 3 ms parallel call would have "won".  The third strike first
+    # measures the serial speed again (a probe); the next loss against it suspends.
     kernel, calls = _timed_kernel(monkeypatch, serial_ms=1.0, parallel_ms=3.0, first_ms=500.0)
-    for _ in range(jit_module.STRIKES + 5):
+    for _ in range(jit_module.STRIKES + 7):
         kernel(1000, 0)
-    assert calls == ["serial", "serial", "parallel"] + ["parallel"] * jit_module.STRIKES + ["serial"] * 2
+    assert calls == (["serial", "serial", "parallel"] + ["parallel"] * jit_module.STRIKES
+                     + ["serial", "parallel"] + ["serial"] * 2)
     assert kernel.choose(10)[0] is kernel.serial  # below the threshold: serial, not timed
+
+
+def test_threads_that_lose_only_against_an_old_probe_are_kept(monkeypatch):
+    # the machine slows down as a whole after the probe (1 ms serial, then 2 ms): parallel
+    # calls at 1.6 ms lose against the old probe three times in a row; the fresh probe they
+    # ask for measures 2 ms, against which they win, and threads stay on
+    speed = [1.0]
+    kernel, calls = _timed_kernel(monkeypatch, serial_ms=1.0, parallel_ms=0.8, speed=speed)
+    for _ in range(4):  # the first call of each way (untimed), the probe, a judged parallel call
+        kernel(1000, 0)
+    assert calls == ["serial", "serial", "parallel", "parallel"]
+    speed[0] = 2.0
+    for _ in range(jit_module.STRIKES):
+        kernel(1000, 0)
+    assert kernel._schedule.reprobe and jit_module._suspension["until"] == 0.0
+    for _ in range(10):
+        kernel(1000, 0)
+    assert calls[4:] == ["parallel"] * jit_module.STRIKES + ["serial"] + ["parallel"] * 9
+    assert kernel._schedule.serial_rate == 2e6 / 1000  # ns per unit of work
+    assert jit_module._suspension["until"] == 0.0
+
+
+def test_a_fresh_probe_is_asked_for_once_until_threads_win_again(monkeypatch):
+    _two_threads_on_a_fake_clock(monkeypatch, 1000.0, 1000.0)
+    schedule = jit_module.ProbeSchedule()
+    schedule.serial_rate, schedule.warm = 1.0, {True, False}
+    for _ in range(jit_module.STRIKES):
+        jit_module.thread_outcome(elapsed_ns=5000.0, serial_ns=2000.0, schedule=schedule)
+    assert schedule.reprobe and jit_module.use_threads(2000.0)
+    assert schedule.next() == (False, True)  # the probe, timed
+    assert not schedule.reprobe and schedule.verified
+    jit_module.thread_outcome(elapsed_ns=5000.0, serial_ns=2000.0, schedule=schedule)  # loses again
+    assert not jit_module.use_threads(2000.0)
+    # after the pause: a win clears the verification, and the next third strike asks again
+    jit_module._suspension["until"] = 0.0
+    jit_module.thread_outcome(elapsed_ns=1000.0, serial_ns=2000.0, schedule=schedule)
+    assert not schedule.verified
+    for _ in range(jit_module.STRIKES):
+        jit_module.thread_outcome(elapsed_ns=5000.0, serial_ns=2000.0, schedule=schedule)
+    assert schedule.reprobe and jit_module.use_threads(2000.0)
 
 
 def test_a_machine_slower_than_the_calibration_keeps_its_threads(monkeypatch):
