@@ -197,7 +197,8 @@ class CNNTrainingStep:
     batch split into as many parts (at most one per sequence), and, like every kernel
     (``_jit.SerialOrParallel``), one step in ``PROBE_EVERY`` run as one part alone and
     timed, so that threads which lose on a busy machine are suspended
-    (``_jit.thread_outcome``).
+    (``_jit.thread_outcome``; after three losing steps, one more probe first, so that a
+    machine that slowed down as a whole keeps its threads).
     """
 
     def __init__(self, model, batch_size, optimizer=None):
