@@ -135,19 +135,15 @@ def validate_windows(folder: Path, model_path: Path, records: dict[str, np.ndarr
 
 def _recovered(sites_bed: Path, planted: list[tuple[str, int, int]]) -> int:
     """Planted sites overlapped by a called site."""
-    from motifnet.genome import read_bed
+    from motifnet.genome import merge_intervals, read_bed
 
-    calls: dict[str, list[tuple[int, int]]] = {}
-    for iv in read_bed(sites_bed) if sites_bed.stat().st_size else []:  # read_bed refuses an empty file
-        calls.setdefault(iv.chrom, []).append((iv.start, iv.end))
-    intervals = {rec: np.array(sorted(iv)) for rec, iv in calls.items()}  # (start, end) rows by start
+    calls = merge_intervals(read_bed(sites_bed) if sites_bed.stat().st_size else [])  # read_bed refuses an empty file
     hit = 0
     for rec, a, b in planted:
-        iv = intervals.get(rec)
-        if iv is None:
-            continue
-        k = np.searchsorted(iv[:, 0], b)  # calls starting before the site's end
-        hit += bool(k and iv[:k, 1].max() > a)
+        if rec in calls:
+            starts, ends = calls[rec]
+            k = int(np.searchsorted(starts, b)) - 1  # the last merged call starting before the site's end
+            hit += k >= 0 and ends[k] > a
     return hit
 
 
