@@ -269,20 +269,21 @@ def test_a_fresh_probe_is_asked_for_once_until_threads_win_again(monkeypatch):
     _two_threads_on_a_fake_clock(monkeypatch, 1000.0, 1000.0)
     schedule = jit_module.ProbeSchedule()
     schedule.serial_rate, schedule.warm = 1.0, {True, False}
-    for _ in range(jit_module.STRIKES):
-        jit_module.thread_outcome(elapsed_ns=5000.0, serial_ns=2000.0, schedule=schedule)
-    assert schedule.reprobe and jit_module.use_threads(2000.0)
-    assert schedule.next() == (False, True)  # the probe, timed
-    assert not schedule.reprobe and schedule.verified
-    jit_module.thread_outcome(elapsed_ns=5000.0, serial_ns=2000.0, schedule=schedule)  # loses again
-    assert not jit_module.use_threads(2000.0)
-    # after the pause: a win clears the verification, and the next third strike asks again
-    jit_module._suspension["until"] = 0.0
+
+    def third_strike_asks_for_a_probe():
+        for _ in range(jit_module.STRIKES):
+            jit_module.thread_outcome(elapsed_ns=5000.0, serial_ns=2000.0, schedule=schedule)
+        assert schedule.reprobe and jit_module.use_threads(2000.0)
+        assert schedule.next() == (False, True)  # the probe, timed
+        assert not schedule.reprobe and schedule.verified
+
+    third_strike_asks_for_a_probe()
+    # threads beat the fresh probe: the verification is spent, the next streak asks again
     jit_module.thread_outcome(elapsed_ns=1000.0, serial_ns=2000.0, schedule=schedule)
-    assert not schedule.verified
-    for _ in range(jit_module.STRIKES):
-        jit_module.thread_outcome(elapsed_ns=5000.0, serial_ns=2000.0, schedule=schedule)
-    assert schedule.reprobe and jit_module.use_threads(2000.0)
+    assert not schedule.verified and jit_module.use_threads(2000.0)
+    third_strike_asks_for_a_probe()
+    jit_module.thread_outcome(elapsed_ns=5000.0, serial_ns=2000.0, schedule=schedule)  # loses against it
+    assert not jit_module.use_threads(2000.0) and not schedule.verified
 
 
 def test_a_machine_slower_than_the_calibration_keeps_its_threads(monkeypatch):
