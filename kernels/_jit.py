@@ -52,6 +52,11 @@ Why these options:
   the serial speed of the moment (this VM's speed moves by up to 1.5x).
   The first call of each compilation in a process compiles or loads it, so it is neither
   timed as the serial speed nor judged (``ProbeSchedule``).
+* ``nogil``: off, except for kernels that Python threads call at once
+  (``SerialOrParallel(fn, nogil=True)``): the scan kernel, which ``motifnet scan`` runs on
+  chunks in worker threads while the main thread parses FASTA and writes text
+  (motifnet/scan.py, "Threads").  Releasing the GIL is what lets those overlap; a kernel
+  the training loop calls one at a time from one thread gains nothing by it.
 """
 
 from __future__ import annotations
@@ -138,9 +143,10 @@ def _njit(fn, **options):
     return numba.njit(cache=False, **options)(fn)
 
 
-def jit(fn):
-    """Compile ``fn`` as a serial nopython kernel (``prange`` acts as ``range``)."""
-    return _njit(fn)
+def jit(fn, nogil=False):
+    """Compile ``fn`` as a serial nopython kernel (``prange`` acts as ``range``); with
+    ``nogil``, a call releases the GIL while it runs."""
+    return _njit(fn, nogil=nogil) if nogil else _njit(fn)
 
 
 def jit_exact(fn):
@@ -159,7 +165,7 @@ def jit_exact(fn):
     return _njit(fn, fastmath=False)
 
 
-def jit_parallel(fn):
+def jit_parallel(fn, nogil=False):
     """Compile ``fn`` with ``parallel=True`` so its ``prange`` loops use threads.
 
     The same Python function may also be compiled serially with ``jit``.  Numba
@@ -169,7 +175,7 @@ def jit_parallel(fn):
     the parallel version is compiled from a copy of ``fn`` whose qualified name
     ends in ``.<parallel>``, which gets a cache file of its own.
     """
-    return _njit(_clone(fn, ".<parallel>"), parallel=True)
+    return _njit(_clone(fn, ".<parallel>"), parallel=True, nogil=nogil)
 
 
 def use_parallel(work: int) -> bool:
@@ -300,12 +306,13 @@ class SerialOrParallel:
     the serial one otherwise: ``use_parallel(work)``, or, when ``ns_per_work`` (the
     measured serial nanoseconds of one unit of the kernel's work) is given,
     ``use_threads(work * ns_per_work)``.  Both compile lazily, on their first call, so
-    a run that never crosses the threshold never pays for the parallel one.
+    a run that never crosses the threshold never pays for the parallel one.  ``nogil``:
+    both compilations release the GIL while they run (module docstring).
     """
 
-    def __init__(self, fn, ns_per_work=None):
-        self.serial = jit(fn)
-        self.parallel = jit_parallel(fn)
+    def __init__(self, fn, ns_per_work=None, nogil=False):
+        self.serial = jit(fn, nogil=nogil)
+        self.parallel = jit_parallel(fn, nogil=nogil)
         self.ns_per_work = ns_per_work
         self._schedule = ProbeSchedule()  # its serial_rate: serial ns per unit of work
         self.__doc__ = fn.__doc__

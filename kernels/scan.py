@@ -97,7 +97,10 @@ over 3-6 such runs); numbers move by up to 1.5x between runs.
 5. Threads: windows are independent, so ranges of windows are the unit of parallelism
    (``prange``); a range recomputes the q blocks it shares with the next one (q / range
    of the work, ~1% at the sizes the wrapper picks).  Serially the whole call is one
-   range.
+   range.  Both compilations release the GIL while they run (``nogil``): ``motifnet
+   scan`` also calls the serial one from several Python threads at once, one chunk of
+   the genome each, while its main thread parses FASTA and writes text
+   (motifnet/scan.py, "Threads").
 
 Where this stands (benchmark scripts in the scan engine's report; 10 Mbp of real fly
 promoter sequence, CPU time, 1 thread): 20-26 ms per Mbp.  The arithmetic floor of the
@@ -365,7 +368,7 @@ def _forward_loops(codes, table, K, first, step, width, n_windows, windows_per_r
                     win_strand[j, f] = key[f] & 1
 
 
-_forward = SerialOrParallel(_forward_loops)
+_forward = SerialOrParallel(_forward_loops, nogil=True)  # motifnet scan calls it from worker threads
 
 
 def scan_table_into(w, bias, table):

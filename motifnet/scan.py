@@ -144,15 +144,34 @@ Throughput and memory (measured on a shared 2-core machine, README): the fused k
 takes 20-33 ms per Mbp on one core (torch's conv + max + max-pool 205-209, measured
 alongside), the whole scan 34 ms per Mbp from plain FASTA and 43 from gzip (parsing,
 the head, writing the bedGraph: serial), so a 3.1 Gbp genome takes about 2 minutes on
-one core (1.8 plain, 2.2 gzip).  Threads: the kernel runs over ranges of windows on
-every Numba thread (1.4-1.8x on two busy cores); the rest is serial.  Peak RSS does
-not grow with the input: one chunk of DEFAULT_CHUNK_SIZE bases and its windows (216
-MB for 1 Mb and for 100 Mb of input, most of it the Numba and NumPy runtime).
+one core (1.8 plain, 2.2 gzip).  Peak RSS does not grow with the input: a few chunks
+of DEFAULT_CHUNK_SIZE bases and their windows (216 MB for 1 Mb and for 100 Mb of input,
+most of it the Numba and NumPy runtime).
+
+Threads
+-------
+With N threads (``motifnet scan --threads N``, ``workers`` here) the scan kernel runs on
+N worker threads, one chunk each, serially (``kernels/scan.py`` compiles it ``nogil``),
+while the main thread reads and parses the next chunks and turns finished ones into
+text and sites, in file order; up to 2N chunks are in flight.  The main thread's part
+(parsing, the model's head, bedGraph text, site calls: ~35% of a one-thread scan) is
+Python and holds the GIL, so it overlaps the kernels but not itself.  The same files
+come out, byte for byte, at any N.  Before this, the kernel split each chunk over
+Numba's threads and everything else waited: 1.10-1.37x from a second core.  Measured
+on the 2-vCPU Intel VM, 50 Mbp, ``python -m benchmarks --parts scan``: 23.7 -> 38.2
+Mbp/s streaming from plain FASTA (1.61x), 23.9 -> 38.1 from gzip (1.59x).
+
+One thing kept a pipeline like this from paying before: NumPy's ``@`` on the site step's
+(windows x hidden) @ (hidden x filters) went to OpenBLAS, whose threads then spin on
+the other core after each call; a one-thread scan used two cores (process CPU time
+twice the main thread's), and at two threads the kernel raced the spinning thread.
+That product is an ``einsum`` now (NumPy's own loop, no BLAS threads).
 """
 
 from __future__ import annotations
 
 import bisect
+import collections
 import dataclasses
 import math
 import os
@@ -352,6 +371,15 @@ class Scanner:
         known (the record's last chunk); the record's first and last windows extend their
         bedGraph rows to its ends.
         """
+        return self.begin(record, codes, offset, j0, j1, record_length, n_total)()
+
+    def begin(self, record: str, codes: np.ndarray, offset: int, j0: int, j1: int, record_length: int | None,
+              n_total: int | None, pool=None) -> Callable[[], WindowScores]:
+        """``score``, in two halves: the scan kernel starts now, on ``pool`` (a
+        ``concurrent.futures`` executor) if given, and the function returned waits for it
+        and finishes on the calling thread (the model's head and the sites, which use the
+        model's layers: not thread-safe).  A fixed-length model's windows are all scored
+        by the function returned."""
         W, S = self.window, self.step
         n = max(0, j1 - j0)
         start = (np.arange(j0, j0 + n, dtype=np.int64) * S)
@@ -363,23 +391,33 @@ class Scanner:
             np.cumsum(codes >= 0, out=prefix[1:])
             informative = (prefix[end - offset] - prefix[start - offset]).astype(np.int64)
         scored = (informative >= self.min_informative * (end - start)) & (informative > 0)
-        logit = np.full(n, np.nan)
-        site_filter = np.full(n, -1, dtype=np.int64)
-        site_start = np.zeros(n, dtype=np.int64)
-        site_end = np.zeros(n, dtype=np.int64)
-        site_strand = np.zeros(n, dtype=np.int8)
-        contribution = np.zeros(n)
-        if n and scored.any():
-            if self.fixed:
-                logit[scored] = self._fixed_logits(codes, start[scored] - offset)
-            else:
-                self._deepbind(codes, offset, start, n, scored, logit, site_filter, site_start, site_end,
-                               site_strand, contribution)
-        row_start, row_end = self._rows(start, end, j0, n_total, record_length)
-        next_start = (j0 + n) * S
-        return WindowScores(record, start, end, informative, logit, row_start, row_end, site_filter, site_start,
-                            site_end, site_strand, contribution, next_start, record_length is not None,
-                            record_length)
+        maxima = None
+        if n and scored.any() and not self.fixed:
+            first = int(start[0] - offset)
+            maxima = (pool.submit(self._window_maxima, codes, first, n) if pool is not None
+                      else self._window_maxima(codes, first, n))
+
+        def finish() -> WindowScores:
+            logit = np.full(n, np.nan)
+            site_filter = np.full(n, -1, dtype=np.int64)
+            site_start = np.zeros(n, dtype=np.int64)
+            site_end = np.zeros(n, dtype=np.int64)
+            site_strand = np.zeros(n, dtype=np.int8)
+            contribution = np.zeros(n)
+            if n and scored.any():
+                if self.fixed:
+                    logit[scored] = self._fixed_logits(codes, start[scored] - offset)
+                else:
+                    found = maxima.result() if pool is not None else maxima
+                    self._deepbind(codes, offset, found, scored, logit, site_filter, site_start, site_end,
+                                   site_strand, contribution)
+            row_start, row_end = self._rows(start, end, j0, n_total, record_length)
+            next_start = (j0 + n) * S
+            return WindowScores(record, start, end, informative, logit, row_start, row_end, site_filter,
+                                site_start, site_end, site_strand, contribution, next_start,
+                                record_length is not None, record_length)
+
+        return finish
 
     def _rows(self, start, end, j0, n_total, record_length):
         # module docstring, "bedGraph rows": each window's central `step` bases, the record's
@@ -405,17 +443,24 @@ class Scanner:
             out[b:b + batch_size] = self.model.forward(x, check=False, need_backward=False)
         return out
 
-    def _deepbind(self, codes, offset, start, n, scored, logit, site_filter, site_start, site_end, site_strand,
-                  contribution):
+    def _window_maxima(self, codes, first, n):
+        # the scan kernel on n windows from codes[first]: (win_max, win_pos, win_strand).
+        # Thread-safe (reads the table, writes arrays of its own): motifnet scan runs it on
+        # worker threads, on which the kernel runs serially (Numba's thread count is per thread)
         from motifnet.kernels.scan import scan_forward_into
 
-        model, K = self.model, self.kernel_size
-        F = model.n_filters
-        win_max = np.empty((n, F), dtype=model.dtype)
+        F = self.model.n_filters
+        win_max = np.empty((n, F), dtype=self.model.dtype)
         win_pos = np.empty((n, F), dtype=np.int64)
         win_strand = np.empty((n, F), dtype=np.int8)
-        scan_forward_into(codes, self.table, K, self.window, self.step, int(start[0] - offset),
+        scan_forward_into(codes, self.table, self.kernel_size, self.window, self.step, first,
                           win_max, win_pos, win_strand)
+        return win_max, win_pos, win_strand
+
+    def _deepbind(self, codes, offset, maxima, scored, logit, site_filter, site_start, site_end, site_strand,
+                  contribution):
+        model, K = self.model, self.kernel_size
+        win_max, win_pos, win_strand = maxima
         idx = np.flatnonzero(scored)
         m = np.ascontiguousarray(win_max[idx])
         # the model's own head on m, layer by layer as DeepBind._forward
@@ -429,7 +474,11 @@ class Scanner:
         # c_f = relu(m_f) * d logit / d m_f (module docstring, "Sites")
         w1 = model.fc1.weight.data.astype(np.float64)    # (H, F)
         w2 = model.fc2.weight.data[0].astype(np.float64)  # (H,)
-        grad = (active * w2) @ w1
+        # einsum, not `@`: a matrix product this size goes to OpenBLAS's threads, which then
+        # spin on every other core for a while after each call; a scan at --threads 1 used
+        # two cores (process CPU time 2x the main thread's), and at 2 its kernel threads
+        # raced the spinning ones (README, Speed)
+        grad = np.einsum("nh,hf->nf", active * w2, w1)
         c = np.maximum(m, 0).astype(np.float64) * grad
         best = np.argmax(c, axis=1)
         rows = np.arange(idx.size)
@@ -456,12 +505,16 @@ class Scanner:
 
     # ------------------------------------------------------------------ FASTA, streamed
     def scan_fasta(self, path, region: Region | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
-                   progress: Callable[[str, int], None] | None = None) -> Iterator[WindowScores]:
+                   progress: Callable[[str, int], None] | None = None,
+                   workers: int = 1) -> Iterator[WindowScores]:
         """Stream the windows of every record of ``path`` (or of ``region``), chunk by chunk.
 
         Yields one ``WindowScores`` per chunk with windows (possibly empty ones at record
         ends, so the caller learns each record's length).  ``progress(record, bases)`` is
-        called with the bases read so far.
+        called with the bases read so far.  ``workers`` > 1 (the deepbind model): that
+        many threads run the scan kernel on chunks at once while this one reads ahead and
+        the caller consumes (module docstring, "Threads"); the results are the same, in
+        the same order.  Close the generator (or exhaust it) to stop them.
 
         Raises
         ------
@@ -481,7 +534,7 @@ class Scanner:
         bases = 0
         pending = None  # (record, start, codes): the chunk read ahead, to know if it is a record's last
 
-        def windows_of(rec, c, codes, last):
+        def windows_of(rec, c, codes, last, pool):
             # the windows this chunk owns: starts in [c, c + advance), or every later one in the last chunk
             j_lo = -(-c // S)
             if last:
@@ -499,34 +552,55 @@ class Scanner:
             if n_total is not None:
                 j_lo = min(j_lo, n_total)
                 j_hi = min(j_hi, n_total)
-            return self.score(rec, codes, c, j_lo, j_hi, L, n_total)
+            return self.begin(rec, codes, c, j_lo, j_hi, L, n_total, pool)
 
-        for rec, start, codes in iter_fasta_chunks(path, int(chunk_size), self.overlap):
-            if start == 0:
-                if rec in seen:
-                    raise UserError(f"{path}: two records are named {rec!r}; record names must be unique "
-                                    f"(the outputs are sorted by them)")
-                seen.add(rec)
-            bases += codes.shape[0] - (self.overlap if start else 0)
+        pool = _kernel_pool(workers) if workers > 1 and not self.fixed else None
+        started = collections.deque()  # chunks whose kernel runs, oldest first: their finish()
+        in_flight = 2 * workers  # enough for every worker to find a chunk when it is done with one
+        try:
+            for rec, start, codes in iter_fasta_chunks(path, int(chunk_size), self.overlap):
+                if start == 0:
+                    if rec in seen:
+                        raise UserError(f"{path}: two records are named {rec!r}; record names must be unique "
+                                        f"(the outputs are sorted by them)")
+                    seen.add(rec)
+                bases += codes.shape[0] - (self.overlap if start else 0)
+                if pending is not None:
+                    p_rec, p_start, p_codes = pending
+                    last = not (rec == p_rec and start == p_start + advance)
+                    if region is None or p_rec == region.record:
+                        started.append(windows_of(p_rec, p_start, p_codes, last, pool))
+                        while len(started) >= (in_flight if pool is not None else 1):
+                            yield started.popleft()()
+                    if region is not None and p_rec == region.record and last:
+                        found = True
+                        pending = None
+                        break
+                if progress is not None:
+                    progress(rec, bases)
+                pending = (rec, start, codes)
             if pending is not None:
                 p_rec, p_start, p_codes = pending
-                last = not (rec == p_rec and start == p_start + advance)
                 if region is None or p_rec == region.record:
-                    yield windows_of(p_rec, p_start, p_codes, last)
-                if region is not None and p_rec == region.record and last:
-                    found = True
-                    pending = None
-                    break
-            if progress is not None:
-                progress(rec, bases)
-            pending = (rec, start, codes)
-        if pending is not None:
-            p_rec, p_start, p_codes = pending
-            if region is None or p_rec == region.record:
-                yield windows_of(p_rec, p_start, p_codes, True)
-                found = found or region is not None
+                    started.append(windows_of(p_rec, p_start, p_codes, True, pool))
+                    found = found or region is not None
+            while started:
+                yield started.popleft()()
+        finally:
+            if pool is not None:  # an error, Ctrl-C or the caller closing: running kernels end their chunk
+                pool.shutdown(wait=True, cancel_futures=True)
         if region is not None and not found:
             raise UserError(f"--region {region}: {path} has no record named {region.record!r}")
+
+
+def _kernel_pool(workers: int):
+    """Threads that run the scan kernel, serially each (Numba's thread count is per thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numba
+
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="motifnet-scan",
+                              initializer=numba.set_num_threads, initargs=(1,))
 
 
 # --------------------------------------------------------------------------- site calls
@@ -935,11 +1009,12 @@ class _Progress:
 def scan_fasta_to_folder(model, sequences, folder, *, window=None, step=None, default_window=None,
                          threshold: Calibration | None = None, region: Region | None = None,
                          chunk_size: int = DEFAULT_CHUNK_SIZE, motif_db=None, quiet: bool = False,
-                         settings: dict | None = None) -> ScanSummary:
+                         settings: dict | None = None, workers: int = 1) -> ScanSummary:
     """Scan FASTA ``sequences`` with ``model`` into ``folder``: windows.bedgraph, sites.bed.
 
     ``threshold`` is required for a model that calls sites; ``motif_db`` the motifs that
-    name and orient the filters (a sequence of ``Motif``, or None for filter names).
+    name and orient the filters (a sequence of ``Motif``, or None for filter names);
+    ``workers`` the threads running the scan kernel (``Scanner.scan_fasta``).
     Returns the summary (the caller writes scan.json).
     """
     from pathlib import Path
@@ -967,8 +1042,10 @@ def scan_fasta_to_folder(model, sequences, folder, *, window=None, step=None, de
             bed.write(rec, bed_text(rec, calls, names))
             counts["sites"] += len(calls)
 
+    stream = None
     try:
-        stream = scanner.scan_fasta(sequences, region=region, chunk_size=chunk_size, progress=progress)
+        stream = scanner.scan_fasta(sequences, region=region, chunk_size=chunk_size, progress=progress,
+                                    workers=workers)
         while True:
             t_read = time.perf_counter()
             try:
@@ -994,6 +1071,8 @@ def scan_fasta_to_folder(model, sequences, folder, *, window=None, step=None, de
         if bed is not None:
             bed.finish()
     except BaseException:
+        if stream is not None:
+            stream.close()  # its worker threads finish the chunk they scan, and stop
         graph.discard()
         if bed is not None:
             bed.discard()

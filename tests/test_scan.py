@@ -11,6 +11,7 @@ import argparse
 import gzip
 import json
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -162,8 +163,8 @@ def test_site_is_the_top_contributing_filters_match():
 
 
 # --------------------------------------------------------------------------- chunks are exact
-@pytest.mark.parametrize("chunk_size", [61, 62, 75, 200, 1 << 20])
-def test_chunked_scan_equals_whole_records(tmp_path, chunk_size):
+@pytest.mark.parametrize("chunk_size, workers", [(61, 1), (62, 1), (75, 1), (200, 1), (1 << 20, 1), (61, 3), (200, 2)])
+def test_chunked_scan_equals_whole_records(tmp_path, chunk_size, workers):
     model = random_model(seed=1)
     rng = np.random.default_rng(11)
     records = [("chrA", random_codes(rng, 1733, n_runs=4)), ("tiny", random_codes(rng, 5)),
@@ -171,7 +172,7 @@ def test_chunked_scan_equals_whole_records(tmp_path, chunk_size):
                ("exact", random_codes(rng, 122)), ("chrB", random_codes(rng, 977, n_runs=2))]
     path = write_fasta(tmp_path / "in.fa.gz", records, gz=True)
     scanner = Scanner(model, window=61, step=12)     # q = 4 whole blocks + a head per window
-    parts = list(scanner.scan_fasta(path, chunk_size=chunk_size))
+    parts = list(scanner.scan_fasta(path, chunk_size=chunk_size, workers=workers))
     for name, codes in records:
         mine = [p for p in parts if p.record == name]
         whole = scanner.scan_codes(name, codes)
@@ -204,13 +205,58 @@ def test_regions_select_windows_by_start_on_the_records_grid(tmp_path):
     for text, (lo, hi) in [("chr2:x:101-1000", (100, 1000)), ("chr2:x:1-1,500", (0, 1500)),
                            ("chr2:x:1401-9999", (1400, 9999)), ("chr2:x", (0, 10**9))]:
         region = parse_region(text)
-        parts = list(scanner.scan_fasta(path, region=region, chunk_size=300))
+        parts = list(scanner.scan_fasta(path, region=region, chunk_size=300, workers=2))
         assert {p.record for p in parts} == {"chr2:x"}
         keep = (whole.start >= lo) & (whole.start < hi)
         for f in FIELDS:
             np.testing.assert_array_equal(concat(parts, f), getattr(whole, f)[keep], err_msg=f"{text} {f}")
     with pytest.raises(UserError, match="no record named 'two'"):
         list(scanner.scan_fasta(path, region=Region("two")))
+
+
+def _scan_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("motifnet-scan")]
+
+
+def test_worker_threads_yield_chunks_in_order_and_stop_with_the_stream(tmp_path, monkeypatch):
+    # the chunks come back in file order, whichever worker scanned them
+    model = random_model(seed=4)
+    rng = np.random.default_rng(5)
+    records = [("r1", random_codes(rng, 4000, n_runs=3)), ("r2", random_codes(rng, 2500))]
+    path = write_fasta(tmp_path / "in.fa", records)
+    scanner = Scanner(model, window=50, step=10)
+    serial = list(scanner.scan_fasta(path, chunk_size=100))
+    ran_on, window_maxima = [], Scanner._window_maxima
+
+    def recorded(self, *args):
+        ran_on.append(threading.current_thread().name)
+        return window_maxima(self, *args)
+
+    monkeypatch.setattr(Scanner, "_window_maxima", recorded)
+    threaded = list(scanner.scan_fasta(path, chunk_size=100, workers=2))
+    assert len(serial) == len(threaded) > 40
+    assert len(ran_on) >= 40 and all(name.startswith("motifnet-scan") for name in ran_on)
+    from motifnet.kernels.scan import _forward
+    assert _forward.serial.targetoptions["nogil"] and _forward.parallel.targetoptions["nogil"]
+    for a, b in zip(serial, threaded):
+        assert (a.record, a.next_start, a.record_done) == (b.record, b.next_start, b.record_done)
+        for f in FIELDS:
+            np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+    assert not _scan_threads()
+    # a consumer that stops early: closing the stream stops the threads
+    stream = scanner.scan_fasta(path, chunk_size=100, workers=2)
+    next(stream)
+    assert _scan_threads()
+    stream.close()
+    assert not _scan_threads()
+    # bad input half-way: the error, and no thread left behind
+    text = open(path).read().splitlines()
+    text.insert(len(text) // 2, "ACGT!")
+    bad = tmp_path / "bad.fa"
+    bad.write_text("\n".join(text) + "\n")
+    with pytest.raises(UserError, match="bad.fa"):
+        list(scanner.scan_fasta(bad, chunk_size=100, workers=2))
+    assert not _scan_threads()
 
 
 def test_parse_region_is_samtools_one_based_inclusive():
@@ -344,6 +390,12 @@ def test_regions_at_multiples_of_the_step_merge_to_the_whole_scan(tmp_path):
         return folder
 
     whole = run("whole", None)
+    # worker threads (motifnet scan --threads N) write the same files, byte for byte
+    (tmp_path / "threaded").mkdir()
+    scan_fasta_to_folder(model, path, tmp_path / "threaded", window=100, step=50, threshold=threshold,
+                         chunk_size=400, workers=3)
+    for name in ("windows.bedgraph", "sites.bed"):
+        assert (tmp_path / "threaded" / name).read_bytes() == (whole / name).read_bytes()
     shards = [run(f"s{i}", Region("c", a, b)) for i, (a, b) in enumerate([(0, 1000), (1000, 2050), (2050, None)])]
     graph = "".join((s / "windows.bedgraph").read_text() for s in shards)
     assert graph == (whole / "windows.bedgraph").read_text()

@@ -59,7 +59,7 @@ def add_parser(subparsers):
     p.add_argument("--motif-db", metavar="FILE|none",
                    help="motifs (MEME or JASPAR) that name and orient the filters' sites (default: the shipped "
                    "JASPAR 2024 CORE); 'none': sites named filter<f>, strand the filter's own")
-    p.add_argument("--threads", type=int, metavar="N", help="threads for the scan kernel (default: all cores)")
+    p.add_argument("--threads", type=int, metavar="N", help="threads scanning chunks at once, beside the one reading and writing (default: all cores)")
     p.add_argument("--force", action="store_true",
                    help="replace --out if it exists and motifnet wrote it (never a folder of yours)")
     p.add_argument("--quiet", action="store_true", help="no progress or summary lines")
@@ -153,7 +153,8 @@ def run(args) -> int:
     with OutputFolder(args.out, force=args.force, command="scan") as tmp:
         summary = scan.scan_fasta_to_folder(model, args.sequences, tmp, window=scanner.window, step=scanner.step,
                                             threshold=threshold, region=region, chunk_size=chunk_size,
-                                            motif_db=database, quiet=args.quiet, settings=settings)
+                                            motif_db=database, quiet=args.quiet, settings=settings,
+                                            workers=numba.get_num_threads())
         summary.settings["outputs"] = ["windows.bedgraph"] + (["sites.bed"] if scanner.sites else [])
         text = json.dumps(plain_json(dataclass_dict(summary)), indent=2, allow_nan=False) + "\n"
         (tmp / "scan.json").write_text(text, encoding="utf-8")
