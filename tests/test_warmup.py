@@ -224,6 +224,56 @@ def test_compile_for_leaves_the_model_alone(monkeypatch):
     assert set(report) >= {"helper", "compiled_here", "left_to_helper", "seconds"}
 
 
+def test_a_model_whose_kernels_are_all_cached_runs_without_a_helper(tmp_path, monkeypatch):
+    # the note of the kernels' cache index files lives with NUMBA_CACHE_DIR when set, else
+    # in XDG_CACHE_HOME/motifnet; compile_for decides from the index files themselves
+    monkeypatch.setenv("MOTIFNET_COMPILE_HELPER", "1")
+    monkeypatch.setattr(warmup, "may_help", lambda: True)  # as on two cores, on any machine
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert warmup._note_file("cnn").startswith(str(tmp_path / "xdg" / "motifnet"))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
+    assert warmup._note_file("cnn").startswith(str(tmp_path / "numba"))
+    assert warmup._note_file("cnn") != warmup._note_file("deepbind")
+
+    index = {"a": tmp_path / "a.nbi", "b": tmp_path / "b.nbi"}  # stand for two kernels' index files
+    found = [("a", ()), ("b", ())]
+    started, compiled = [], []
+
+    def start(self):
+        started.append(1)
+        self.helper = None  # as if it could not start: this process compiles everything
+
+    monkeypatch.setattr(warmup.Warmup, "_start_helper", start)
+    monkeypatch.setattr(warmup, "kernels_of", lambda spec: found)
+    monkeypatch.setattr(warmup, "index_file", lambda d: str(index[d]))
+    monkeypatch.setattr(warmup.Warmup, "_compile_with_helper", lambda self, *a: compiled.append(1))
+    model, x = GenomicsCNN(seq_len=50), np.zeros((8, 50), np.int8)
+
+    def run():  # what motifnet train does: Warmup at start, compile_for once the data is read
+        w = warmup.Warmup("cnn")
+        w.compile_for(model, x)
+        return w
+
+    assert not warmup.noted_warm("cnn")
+    run()                                   # cold: a helper early, compiling, no note (nothing cached)
+    assert (started, compiled) == ([1], [1]) and not os.path.exists(warmup._note_file("cnn"))
+    index["a"].write_text("")
+    index["b"].write_text("")               # compiled: the next run notes both
+    run()
+    assert (started, compiled) == ([1, 1], [1])  # no compiling: every kernel was cached
+    assert Path(warmup._note_file("cnn")).read_text().split() == [str(index["a"]), str(index["b"])]
+    assert warmup.noted_warm("cnn") and not warmup.noted_warm("deepbind") and not warmup.noted_warm(None)
+    w = run()                               # warm, and noted: no helper at all
+    assert (started, compiled) == ([1, 1], [1]) and not w.report["early"]
+    index["b"].unlink()                     # the cache lost a kernel: early helper, compiling
+    assert not warmup.noted_warm("cnn")
+    run()
+    assert (started, compiled) == ([1, 1, 1], [1, 1])
+    Path(warmup._note_file("cnn")).write_text("relative/a.nbi\n")  # not a note of ours
+    assert not warmup.noted_warm("cnn")
+
+
 def test_it_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("MOTIFNET_COMPILE_HELPER", "0")
     w = warmup.Warmup()

@@ -74,10 +74,15 @@ def add_parser(subparsers):
 
 
 # --------------------------------------------------------------------------- settings
+def _model_name(args) -> str:
+    """--model, or the default for the data given: deepbind for the user's own data."""
+    user_data = args.sequences is None and has_data_arguments(args)
+    return args.model or ("deepbind" if user_data else "cnn")
+
+
 def _resolve(args):
     """The model and its training settings, defaults filled in; UserError for bad values."""
-    user_data = args.sequences is None and has_data_arguments(args)
-    model_name = args.model or ("deepbind" if user_data else "cnn")
+    model_name = _model_name(args)
     deep = model_name == "deepbind"
     epochs = args.epochs if args.epochs is not None else (DEEPBIND_EPOCHS if deep else TUTORIAL_EPOCHS)
     valid_fraction = args.valid_fraction if args.valid_fraction is not None else (0.1 if deep else 0.0)
@@ -141,7 +146,7 @@ def prepare(args):
     shares a first run's compiling (``motifnet.warmup``), so that its start-up overlaps ours."""
     from motifnet.warmup import Warmup
 
-    args.warmup = Warmup()
+    args.warmup = Warmup(_model_name(args))
     return args.warmup
 
 
