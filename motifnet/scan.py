@@ -826,8 +826,14 @@ def calibrate_threshold(model, background, *, window: int, step: int | None = No
     replicates = max(1, -(-int(total_bases) // n_bases))
     rng = np.random.default_rng(seed)
     per_replicate = []
+    # one shuffle call per replicate: the pieces joined by an N each (an N splits the runs
+    # that are shuffled apart, so this is each piece shuffled on its own, drawing from rng in
+    # the same order), the Ns then taken out again
+    joined = np.concatenate([part for s in seqs for part in (s, np.full(1, -1, np.int8))])
+    pieces = np.ones(joined.size, dtype=bool)
+    pieces[np.cumsum([s.size + 1 for s in seqs]) - 1] = False
     for _ in range(replicates):
-        shuffled = np.concatenate([dinucleotide_shuffle(s, rng) for s in seqs])
+        shuffled = dinucleotide_shuffle(joined, rng)[pieces]
         sc = scanner.scan_codes("background", shuffled)
         ok = sc.scored & (sc.site_filter >= 0)
         per_replicate.append(Calls(sc.site_start[ok], sc.site_end[ok], sc.site_strand[ok], sc.logit[ok],
