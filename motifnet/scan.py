@@ -158,8 +158,9 @@ text and sites, in file order; up to 2N chunks are in flight.  The main thread's
 Python and holds the GIL, so it overlaps the kernels but not itself.  The same files
 come out, byte for byte, at any N.  Before this, the kernel split each chunk over
 Numba's threads and everything else waited: 1.10-1.37x from a second core.  Measured
-on the 2-vCPU Intel VM, 50 Mbp, ``python -m benchmarks --parts scan``: 23.7 -> 38.2
-Mbp/s streaming from plain FASTA (1.61x), 23.9 -> 38.1 from gzip (1.59x).
+on the 2-vCPU Intel VM, 50 Mbp, ``python -m benchmarks --parts scan``, two runs:
+23.7 -> 38.2 and 25.7 -> 42.1 Mbp/s streaming from plain FASTA (1.61x, 1.64x), 23.9 ->
+38.1 and 25.9 -> 33.4 from gzip (1.59x, 1.29x; the main thread also inflates).
 
 One thing kept a pipeline like this from paying before: NumPy's ``@`` on the site step's
 (windows x hidden) @ (hidden x filters) went to OpenBLAS, whose threads then spin on
