@@ -146,7 +146,7 @@ def _njit(fn, **options):
 def jit(fn, nogil=False):
     """Compile ``fn`` as a serial nopython kernel (``prange`` acts as ``range``); with
     ``nogil``, a call releases the GIL while it runs."""
-    return _njit(fn, nogil=nogil) if nogil else _njit(fn)
+    return _njit(fn, nogil=nogil)
 
 
 def jit_exact(fn):

@@ -535,7 +535,13 @@ class Scanner:
         bases = 0
         pending = None  # (record, start, codes): the chunk read ahead, to know if it is a record's last
 
-        def windows_of(rec, c, codes, last, pool):
+        pool = _kernel_pool(workers) if workers > 1 and not self.fixed else None
+        started = collections.deque()  # chunks whose kernel runs, oldest first: their finish()
+        # chunks begun before the oldest is finished: enough for every worker to find one
+        # when it is done with one; serially, each is finished at once
+        in_flight = 2 * workers if pool is not None else 1
+
+        def windows_of(rec, c, codes, last):
             # the windows this chunk owns: starts in [c, c + advance), or every later one in the last chunk
             j_lo = -(-c // S)
             if last:
@@ -555,9 +561,6 @@ class Scanner:
                 j_hi = min(j_hi, n_total)
             return self.begin(rec, codes, c, j_lo, j_hi, L, n_total, pool)
 
-        pool = _kernel_pool(workers) if workers > 1 and not self.fixed else None
-        started = collections.deque()  # chunks whose kernel runs, oldest first: their finish()
-        in_flight = 2 * workers  # enough for every worker to find a chunk when it is done with one
         try:
             for rec, start, codes in iter_fasta_chunks(path, int(chunk_size), self.overlap):
                 if start == 0:
@@ -570,8 +573,8 @@ class Scanner:
                     p_rec, p_start, p_codes = pending
                     last = not (rec == p_rec and start == p_start + advance)
                     if region is None or p_rec == region.record:
-                        started.append(windows_of(p_rec, p_start, p_codes, last, pool))
-                        while len(started) >= (in_flight if pool is not None else 1):
+                        started.append(windows_of(p_rec, p_start, p_codes, last))
+                        while len(started) >= in_flight:
                             yield started.popleft()()
                     if region is not None and p_rec == region.record and last:
                         found = True
@@ -583,7 +586,7 @@ class Scanner:
             if pending is not None:
                 p_rec, p_start, p_codes = pending
                 if region is None or p_rec == region.record:
-                    started.append(windows_of(p_rec, p_start, p_codes, True, pool))
+                    started.append(windows_of(p_rec, p_start, p_codes, True))
                     found = found or region is not None
             while started:
                 yield started.popleft()()

@@ -332,7 +332,12 @@ def noted_warm(model_name: str | None) -> bool:
             paths = fh.read().split("\n")[:-1]
     except (OSError, UnicodeDecodeError):
         return False
-    return bool(paths) and all(os.path.isabs(p) and os.path.exists(p) for p in paths)
+    return bool(paths) and all(os.path.isabs(p) for p in paths) and _all_exist(paths)
+
+
+def _all_exist(paths) -> bool:
+    """Whether every path of ``paths`` (None: unknown) names an existing file."""
+    return all(p is not None and os.path.exists(p) for p in paths)
 
 
 def _note(model_name: str | None, paths) -> None:
@@ -427,7 +432,7 @@ class Warmup:
             try:
                 found = kernels_of(spec)
                 paths = [index_file(d) for d, _ in found]
-                if all(p is not None and os.path.exists(p) for p in paths):
+                if _all_exist(paths):
                     # all cached (each loads on its first call): the helper is not needed.
                     # Before this check a warm primer run always waited for one: 1.87 s
                     # against 1.47 s without (medians of 8 alternating runs, 1 thread)
@@ -437,7 +442,7 @@ class Warmup:
                     with tempfile.TemporaryDirectory(prefix="motifnet-compile-") as folder:
                         claims = _Claims(folder)
                         self._compile_with_helper(found, claims, folder, spec)
-                if all(p is not None and os.path.exists(p) for p in paths):
+                if _all_exist(paths):  # now compiled, each: the next run may skip the helper
                     _note(self.model_name, paths)
             except (KeyboardInterrupt, SystemExit):
                 raise
@@ -485,7 +490,7 @@ def _has_internal() -> bool:
         return False
 
 
-def _helper_main(argv) -> int:
+def _helper_main() -> int:
     # Imports and Numba's compiler start-up (~0.3 s each here) happen while the parent
     # reads its data; then the job arrives on stdin (nothing: the parent needs no help).
     import importlib
@@ -507,6 +512,6 @@ def _helper_main(argv) -> int:
 
 if __name__ == "__main__":
     try:
-        sys.exit(_helper_main(sys.argv[1:]))
+        sys.exit(_helper_main())
     except KeyboardInterrupt:
         sys.exit(130)
