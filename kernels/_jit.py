@@ -52,6 +52,13 @@ Why these options:
   the serial speed of the moment (this VM's speed moves by up to 1.5x).
   The first call of each compilation in a process compiles or loads it, so it is neither
   timed as the serial speed nor judged (``ProbeSchedule``).
+* work arrays (``scratch``): a kernel allocates nothing.  ``np.empty`` or ``np.zeros`` in
+  compiled code compiles NumPy's allocation in Numba, again in every process and for every
+  number of dimensions and dtype: 0.03-0.2 s each, 0.45 s of each of the two processes'
+  compiling in a first ``motifnet train`` (Numba's compile events, this machine).  So the
+  arrays a kernel needs besides its inputs and outputs (a look-up table, each thread's
+  block of columns) are arguments, which the entry point takes from ``scratch``: made once
+  per shape and kept, per Python thread.  Kernels write them before reading them.
 * ``nogil``: off, except for kernels that Python threads call at once
   (``SerialOrParallel(fn, nogil=True)``): the scan kernel, which ``motifnet scan`` runs on
   chunks in worker threads while the main thread parses FASTA and writes text
@@ -64,6 +71,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import threading
 import time
 import types
 
@@ -131,6 +139,29 @@ def _clone(fn, suffix):
     functools.update_wrapper(clone, fn)
     clone.__qualname__ = fn.__qualname__ + suffix
     return clone
+
+
+# At most this many sets of work arrays per thread (a set per kernel and shape): past it
+# they are dropped and made again, so that a process that sees many shapes holds few.
+SCRATCH_SETS = 64
+_scratch = threading.local()
+
+
+def scratch(key, make):
+    """The work arrays that ``make()`` returns, made on the first call with this ``key``
+    in this thread and returned again after: ``key`` must hold everything their shapes
+    and dtypes depend on.  Their contents are undefined (whatever the last call left).
+    Per thread, so that two Python threads running one kernel never share them."""
+    try:
+        sets = _scratch.sets
+    except AttributeError:
+        sets = _scratch.sets = {}
+    arrays = sets.get(key)
+    if arrays is None:
+        if len(sets) >= SCRATCH_SETS:
+            sets.clear()
+        arrays = sets[key] = make()
+    return arrays
 
 
 def _njit(fn, **options):

@@ -94,8 +94,9 @@ from __future__ import annotations
 import numpy as np
 
 from numba import prange
+from numba.extending import register_jitable
 
-from motifnet.kernels._jit import SerialOrParallel, jit
+from motifnet.kernels._jit import SerialOrParallel, jit, scratch
 from motifnet.kernels._validate import check_float_array, check_shape
 from motifnet.kernels.conv1d import check_geometry, conv1d_output_length
 
@@ -103,8 +104,8 @@ __all__ = [
     "conv1d_onehot_forward_reference", "conv1d_onehot_backward_reference",
     "conv1d_onehot_forward_into", "conv1d_onehot_backward_into",
     "conv1d_onehot_forward", "conv1d_onehot_backward", "check_codes", "check_weights",
-    "plan", "group_codes", "group_table", "table_columns", "rows_into_block", "add_row_sums",
-    "sum_thread_tables", "unfold_group_table",
+    "plan", "table_arrays", "part_arrays", "gradient_table_arrays", "group_codes", "group_table", "table_columns",
+    "rows_into_block", "add_row_sums", "sum_thread_tables", "unfold_group_table",
 ]
 
 MAX_CHANNELS = 127  # codes are int8
@@ -168,6 +169,31 @@ def plan(C_in, K, L, L_out, stride, padding, dilation):
     return G, n_groups, n_pass, n_pc, n_pos
 
 
+# The work arrays of the loops below (kernels allocate nothing: kernels/_jit.py,
+# "scratch"), made by their entry points.  A building block of this op and of
+# kernels/conv1d_onehot_maxpool.py and kernels/conv1d_onehot_globalmax.py.
+@register_jitable
+def table_arrays(C_in, C_out, G, n_pass, dtype):
+    """``group_table``'s (wT, table): (C_in + 1) 4 n_pass G and 4 n_pass (C_in + 1)^G rows of C_out."""
+    base = C_in + 1
+    return np.empty((base * 4 * n_pass * G, C_out), dtype), np.empty((4 * n_pass * base ** G, C_out), dtype)
+
+
+@register_jitable
+def part_arrays(n_parts, n_pc, n_pos):
+    """(pcs, gcs): each part's (thread's) padded codes (n_pc,) and group codes (n_pos,) for ``group_codes``."""
+    return np.empty((n_parts, n_pc), np.int64), np.empty((n_parts, n_pos), np.int64)
+
+
+@register_jitable
+def gradient_table_arrays(n_parts, C_in, C_out, G, n_groups, dtype):
+    """(dtables, dbs, dwT): each part's gradient table (n_groups (C_in + 1)^G rows of C_out)
+    and bias gradient (C_out,), and ``unfold_group_table``'s (C_in + 1) n_groups G rows."""
+    base = C_in + 1
+    return (np.empty((n_parts * n_groups * base ** G, C_out), dtype), np.empty((n_parts, C_out), dtype),
+            np.empty((base * n_groups * G, C_out), dtype))
+
+
 @jit
 def group_codes(codes, b, pc, gc, padding, G, dilation, base):
     # pc: (n_pc,) the padded codes of sequence b, N (digit base - 1, which adds nothing)
@@ -196,10 +222,11 @@ def group_codes(codes, b, pc, gc, padding, G, dilation, base):
 
 
 @jit
-def group_table(w, G, n_pass):
-    """The forward's group table (module docstring), (4 n_pass (C_in + 1)^G, C_out):
-    table[g * n_combos + e, :] = sum_{j < G} w[:, digit_j(e), g*G + j] (digit C_in and taps
-    >= K add 0).  A building block of this op and of ``kernels/conv1d_onehot_maxpool.py``."""
+def group_table(w, G, n_pass, wT, table):
+    """Writes the forward's group table (module docstring) into ``table`` (4 n_pass
+    (C_in + 1)^G, C_out): table[g * n_combos + e, :] = sum_{j < G} w[:, digit_j(e), g*G + j]
+    (digit C_in and taps >= K add 0); ``wT`` ((C_in + 1) 4 n_pass G, C_out) is scratch
+    (``table_arrays``).  A building block of this op and of ``kernels/conv1d_onehot_maxpool.py``."""
     # w: (C_out, C_in, K).  Built digit by digit: once rows e < base^j hold the sums of the
     # first j taps, row e + base^j digit = row e + wT[digit, k_j] for every digit (digit 0
     # last, in place): base + ... + base^G row writes per group.
@@ -207,12 +234,13 @@ def group_table(w, G, n_pass):
     base = C_in + 1
     n_combos = base ** G
     n_taps = 4 * n_pass * G
-    wT = np.zeros((base * n_taps, C_out), dtype=w.dtype)  # wT[c * n_taps + k, :] = w[:, c, k]
+    for r in range(base * n_taps):  # wT[c * n_taps + k, :] = w[:, c, k], 0 for c = C_in and k >= K
+        for o in range(C_out):
+            wT[r, o] = 0
     for o in range(C_out):
         for c in range(C_in):
             for k in range(K):
                 wT[c * n_taps + k, o] = w[o, c, k]
-    table = np.empty((4 * n_pass * n_combos, C_out), dtype=w.dtype)
     for g in range(4 * n_pass):
         r0 = g * n_combos
         for o in range(C_out):  # the sum of no taps
@@ -227,15 +255,14 @@ def group_table(w, G, n_pass):
                     for o in range(C_out):
                         hi[o] = lo[o] + src[o]
             size *= base
-    return table
 
 
 @jit
-def unfold_group_table(dtable, dw, G, n_groups):
+def unfold_group_table(dtable, dw, G, n_groups, dwT):
     """(B2) from a gradient table: ADDS into ``dw`` (C_out, C_in, K) the gradient that
     ``dtable`` (n_groups (C_in + 1)^G, C_out; row g * n_combos + e: the sum of dy[b,:,t]
-    over the columns whose group g read the bases of code e) holds.  ``dtable`` is used as
-    scratch.  A building block of this op and of ``kernels/conv1d_onehot_maxpool.py``."""
+    over the columns whose group g read the bases of code e) holds.  ``dtable`` and ``dwT``
+    ((C_in + 1) n_groups G, C_out) are used as scratch.  A building block of this op and of ``kernels/conv1d_onehot_maxpool.py``."""
     # Back through the table's "row e + base^j digit = row e + wT[digit, k_j]", last digit
     # first: dwT[digit, k_j, :] += the rows with that digit, which are then folded onto row
     # e (their sum over digit j) for the next digit down.  Digit C_in (N) and taps past K
@@ -244,7 +271,9 @@ def unfold_group_table(dtable, dw, G, n_groups):
     base = C_in + 1
     n_combos = base ** G
     n_taps = n_groups * G
-    dwT = np.zeros((base * n_taps, C_out), dtype=dw.dtype)  # dwT[c * n_taps + k, :]
+    for r in range(base * n_taps):  # dwT[c * n_taps + k, :]
+        for o in range(C_out):
+            dwT[r, o] = 0
     for g in range(n_groups):
         r0 = g * n_combos
         size = n_combos
@@ -352,22 +381,23 @@ def rows_into_block(x_b, t0, n, blk):
             blk[tt, o] = src[tt]
 
 
-def _forward_loops(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts):
+def _forward_loops(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts,
+                   wT, table, pcs, gcs, blks):
     # codes: (B, L) int8  w: (C_out, C_in, K)  bias: (C_out,)  y: (B, C_out, L_out) written
     # G, n_pass, n_pc, n_pos: plan's.  The batch is split into n_parts slices of
-    # sequences (one per thread), each slice with its own buffers.
+    # sequences (one per thread), each slice with its own work arrays: pcs[part], gcs[part]
+    # (part_arrays) and blks[part] (_BLOCK, C_out); wT, table: table_arrays'.
     B = codes.shape[0]
     C_out, C_in, K = w.shape
     L_out = y.shape[2]
     base = C_in + 1
     n_combos = base ** G
-    table = group_table(w, G, n_pass)
+    group_table(w, G, n_pass, wT, table)
     n_groups = (K + G - 1) // G  # real tap groups (plan's)
     step = G * dilation  # from one group's first tap to the next group's
     for part in prange(n_parts):  # sequences are independent output slices
-        pc = np.empty(n_pc, dtype=np.int64)
-        gc = np.empty(n_pos, dtype=np.int64)
-        blk = np.empty((_BLOCK, C_out), dtype=w.dtype)  # _BLOCK columns y[b,:,t], t-major
+        pc, gc = pcs[part], gcs[part]
+        blk = blks[part]  # _BLOCK columns y[b,:,t], t-major
         for b in range(part * B // n_parts, (part + 1) * B // n_parts):
             group_codes(codes, b, pc, gc, padding, G, dilation, base)
             for t0 in range(0, L_out, _BLOCK):
@@ -380,24 +410,26 @@ def _forward_loops(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc
                         yo[tt] = blk[tt, o]
 
 
-def _backward_loops(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts):
+def _backward_loops(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts,
+                    dtables, dbs, dwT, pcs, gcs, blks):
     # dy: (B, C_out, L_out)  codes: (B, L)  dw: (C_out, C_in, K) and db: (C_out,) ADDED to
     # G, n_pass, n_pc, n_pos: plan's.  The batch is split into n_parts slices (one per
-    # thread), each with its own gradient table and bias gradient, summed afterwards.
+    # thread), each with its own gradient table and bias gradient (dtables, dbs, dwT:
+    # gradient_table_arrays'), summed afterwards, and its own pcs[part], gcs[part],
+    # blks[part], as the forward's.
     B, C_out, L_out = dy.shape
     C_in, K = dw.shape[1], dw.shape[2]
     base = C_in + 1
     n_combos = base ** G
     n_groups = -(-K // G)
     n_rows = n_groups * n_combos
-    dtables = np.zeros((n_parts * n_rows, C_out), dtype=dy.dtype)
-    dbs = np.zeros((n_parts, C_out), dtype=dy.dtype)
     step = G * dilation
     for part in prange(n_parts):
-        pc = np.empty(n_pc, dtype=np.int64)
-        gc = np.empty(n_pos, dtype=np.int64)
-        blk = np.empty((_BLOCK, C_out), dtype=dy.dtype)  # _BLOCK columns dy[b,:,t], t-major
+        pc, gc = pcs[part], gcs[part]
+        blk = blks[part]  # _BLOCK columns dy[b,:,t], t-major
         r_part = part * n_rows
+        dtables[r_part:r_part + n_rows] = 0  # this part's gradient table and bias gradient
+        dbs[part] = 0
         for b in range(part * B // n_parts, (part + 1) * B // n_parts):
             group_codes(codes, b, pc, gc, padding, G, dilation, base)
             add_row_sums(dy[b], dbs[part])  # (B1): db[o] += sum_{b,t} dy[b,o,t]
@@ -413,7 +445,19 @@ def _backward_loops(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_p
                         for o in range(C_out):
                             r[o] += col[o]
     sum_thread_tables(dtables, dbs, db, n_rows)  # the threads' tables into the first
-    unfold_group_table(dtables, dw, G, n_groups)
+    unfold_group_table(dtables, dw, G, n_groups, dwT)
+
+
+def _forward_arrays(n_parts, C_in, C_out, G, n_pass, n_pc, n_pos, dtype):
+    """The forward's work arrays, in its loops' order."""
+    return (table_arrays(C_in, C_out, G, n_pass, dtype) + part_arrays(n_parts, n_pc, n_pos)
+            + (np.empty((n_parts, _BLOCK, C_out), dtype),))
+
+
+def _backward_arrays(n_parts, C_in, C_out, G, n_groups, n_pc, n_pos, dtype):
+    """The backward's work arrays, in its loops' order."""
+    return (gradient_table_arrays(n_parts, C_in, C_out, G, n_groups, dtype) + part_arrays(n_parts, n_pc, n_pos)
+            + (np.empty((n_parts, _BLOCK, C_out), dtype),))
 
 
 _forward = SerialOrParallel(_forward_loops, ns_per_work=0.16)
@@ -437,7 +481,10 @@ def conv1d_onehot_forward_into(codes, w, bias, y, stride, padding, dilation):
     L_out = y.shape[2]
     G, n_groups, n_pass, n_pc, n_pos = plan(C_in, K, L, L_out, stride, padding, dilation)
     kernel, n_threads = _forward.choose(_work(B, L_out, C_out, n_groups))
-    kernel(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc, n_pos, min(n_threads, B))
+    n_parts = min(n_threads, B)
+    arrays = scratch(("conv1d_onehot.forward", w.dtype, C_in, C_out, G, n_pass, n_pc, n_pos, n_parts),
+                     lambda: _forward_arrays(n_parts, C_in, C_out, G, n_pass, n_pc, n_pos, w.dtype))
+    kernel(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts, *arrays)
 
 
 def conv1d_onehot_backward_into(dy, codes, dw, db, stride, padding, dilation):
@@ -446,7 +493,10 @@ def conv1d_onehot_backward_into(dy, codes, dw, db, stride, padding, dilation):
     C_in, K = dw.shape[1], dw.shape[2]
     G, n_groups, n_pass, n_pc, n_pos = plan(C_in, K, codes.shape[1], L_out, stride, padding, dilation)
     kernel, n_threads = _backward.choose(_work(B, L_out, C_out, n_groups))
-    kernel(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_pc, n_pos, min(n_threads, B))
+    n_parts = min(n_threads, B)
+    arrays = scratch(("conv1d_onehot.backward", dy.dtype, C_in, C_out, G, n_groups, n_pc, n_pos, n_parts),
+                     lambda: _backward_arrays(n_parts, C_in, C_out, G, n_groups, n_pc, n_pos, dy.dtype))
+    kernel(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts, *arrays)
 
 
 # ----------------------------------------------------------------------------- 3. checked

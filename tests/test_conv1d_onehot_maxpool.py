@@ -14,6 +14,8 @@ from checks import assert_close
 from motifnet.kernels.conv1d_onehot import conv1d_onehot_backward, conv1d_onehot_forward, plan
 from motifnet.kernels.conv1d_onehot_maxpool import (
     _backward,
+    _backward_arrays,
+    _forward_arrays,
     _loops_of,
     argmax_of,
     conv1d_onehot_maxpool_backward,
@@ -78,14 +80,19 @@ def test_batch_slices_in_both_compilations(n_parts):
     d_pooled = rng.standard_normal((B, 6, L_pool))
     ref_pooled, ref_argmax, ref_dw, ref_db = _unfused(codes, w, bias, pool, d_pooled)
     forward, backward = _loops_of(pool), _backward
-    G, _, n_pass, n_pc, n_pos = plan(4, K, L, L_pool * pool, 1, 0, 1)
+    G, n_groups, n_pass, n_pc, n_pos = plan(4, K, L, L_pool * pool, 1, 0, 1)
     for kind in ("serial", "parallel"):
         pooled, offsets = np.empty((B, 6, L_pool)), np.empty((B, L_pool, 6), np.int8)
-        getattr(forward, kind)(codes, w, bias, pooled, offsets, 1, 0, 1, G, n_pass, n_pc, n_pos, n_parts)
+        # work arrays full of NaN: the loops must write them before they read them
+        arrays = [np.full_like(a, np.nan if a.dtype.kind == "f" else -1)
+                  for a in _forward_arrays(n_parts, 4, 6, G, n_pass, n_pc, n_pos, pool, np.float64)]
+        getattr(forward, kind)(codes, w, bias, pooled, offsets, 1, 0, 1, G, n_pass, n_pc, n_pos, n_parts, *arrays)
         np.testing.assert_array_equal(pooled, ref_pooled)
         np.testing.assert_array_equal(argmax_of(offsets, pool), ref_argmax)
         dw, db = np.zeros_like(w), np.zeros_like(bias)
-        getattr(backward, kind)(d_pooled, codes, offsets, dw, db, pool, 1, 0, 1, G, n_pc, n_pos, n_parts)
+        arrays = [np.full_like(a, np.nan if a.dtype.kind == "f" else -1)
+                  for a in _backward_arrays(n_parts, 4, 6, G, n_groups, n_pc, n_pos, pool, np.float64)]
+        getattr(backward, kind)(d_pooled, codes, offsets, dw, db, pool, 1, 0, 1, G, n_pc, n_pos, n_parts, *arrays)
         assert_close(f"dw ({kind}, {n_parts} slices)", dw, ref_dw, rtol=1e-12)
         assert_close(f"db ({kind}, {n_parts} slices)", db, ref_db, rtol=1e-12)
 
