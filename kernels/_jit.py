@@ -52,13 +52,16 @@ Why these options:
   the serial speed of the moment (this VM's speed moves by up to 1.5x).
   The first call of each compilation in a process compiles or loads it, so it is neither
   timed as the serial speed nor judged (``ProbeSchedule``).
-* work arrays (``scratch``): a kernel allocates nothing.  ``np.empty`` or ``np.zeros`` in
-  compiled code compiles NumPy's allocation in Numba, again in every process and for every
-  number of dimensions and dtype: 0.03-0.2 s each, 0.45 s of each of the two processes'
-  compiling in a first ``motifnet train`` (Numba's compile events, this machine).  So the
-  arrays a kernel needs besides its inputs and outputs (a look-up table, each thread's
-  block of columns) are arguments, which the entry point takes from ``scratch``: made once
-  per shape and kept, per Python thread.  Kernels write them before reading them.
+* work arrays (``scratch``).  ``np.empty`` or ``np.zeros`` in compiled code compiles
+  NumPy's allocation in Numba, again in every process and for every number of dimensions
+  and dtype: 0.03-0.2 s each, 0.45 s of each of the two processes' compiling in a first
+  ``motifnet train`` (Numba's compile events, this machine).  So the kernels on the
+  primer model's path (the conv1d_onehot family, linear; relu, bce_with_logits and adam
+  need none) take the arrays they need besides their inputs and outputs (a look-up
+  table, each thread's block of columns) as arguments, which the entry point gets from
+  ``scratch``: made once per shape and kept, per Python thread.  Kernels write them
+  before reading them.  (attention's and the dense layers' kernels still allocate their
+  own: their models' first runs compile that allocation.)
 * ``nogil``: off, except for kernels that Python threads call at once
   (``SerialOrParallel(fn, nogil=True)``): the scan kernel, which ``motifnet scan`` runs on
   chunks in worker threads while the main thread parses FASTA and writes text
