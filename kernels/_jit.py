@@ -52,16 +52,20 @@ Why these options:
   the serial speed of the moment (this VM's speed moves by up to 1.5x).
   The first call of each compilation in a process compiles or loads it, so it is neither
   timed as the serial speed nor judged (``ProbeSchedule``).
-* work arrays (``scratch``).  ``np.empty`` or ``np.zeros`` in compiled code compiles
-  NumPy's allocation in Numba, again in every process and for every number of dimensions
-  and dtype: 0.03-0.2 s each, 0.45 s of each of the two processes' compiling in a first
-  ``motifnet train`` (Numba's compile events, this machine).  So the kernels on the
-  primer model's path (the conv1d_onehot family, linear; relu, bce_with_logits and adam
-  need none) take the arrays they need besides their inputs and outputs (a look-up
-  table, each thread's block of columns) as arguments, which the entry point gets from
-  ``scratch``: made once per shape and kept, per Python thread.  Kernels write them
-  before reading them.  (attention's and the dense layers' kernels still allocate their
-  own: their models' first runs compile that allocation.)
+* allocation.  ``np.empty`` or ``np.zeros`` in compiled code compiles NumPy's allocation
+  in Numba, again in every process and for every number of dimensions, dtype and
+  function (``np.zeros``, ``np.empty``, ``np.zeros_like``): 0.03-0.2 s each, 0.45 s of
+  each of the two processes' compiling in a first ``motifnet train`` (Numba's compile
+  events, this machine).  So the kernels on the primer model's path (the conv1d_onehot
+  family and linear) allocate with one call only, ``np.empty`` of 2 dimensions in the
+  data's dtype (a row of it where they need 1-D; zeros written by a loop), compiled
+  once per process (0.1 s), and take their int64 work arrays (each thread's codes) as
+  arguments, which the entry points get from ``scratch``: made once per shape and kept,
+  per Python thread.  The arrays their hot loops store into stay allocated inside the
+  kernel: LLVM knows that a fresh array shares memory with nothing else, and vectorises
+  those loops without run-time overlap checks.  Passed in as arguments instead, the
+  fused max-pool's backward ran 10-45% slower (one process, old and new alternating,
+  1 thread).  (attention's and the dense layers' kernels still allocate as they did.)
 * ``nogil``: off, except for kernels that Python threads call at once
   (``SerialOrParallel(fn, nogil=True)``): the scan kernel, which ``motifnet scan`` runs on
   chunks in worker threads while the main thread parses FASTA and writes text

@@ -104,8 +104,8 @@ __all__ = [
     "conv1d_onehot_forward_reference", "conv1d_onehot_backward_reference",
     "conv1d_onehot_forward_into", "conv1d_onehot_backward_into",
     "conv1d_onehot_forward", "conv1d_onehot_backward", "check_codes", "check_weights",
-    "plan", "table_arrays", "part_arrays", "gradient_table_arrays", "group_codes", "group_table", "table_columns",
-    "rows_into_block", "add_row_sums", "sum_thread_tables", "unfold_group_table",
+    "plan", "part_arrays", "group_codes", "group_table", "table_columns", "rows_into_block", "add_row_sums",
+    "sum_thread_tables", "unfold_group_table",
 ]
 
 MAX_CHANNELS = 127  # codes are int8
@@ -169,29 +169,13 @@ def plan(C_in, K, L, L_out, stride, padding, dilation):
     return G, n_groups, n_pass, n_pc, n_pos
 
 
-# The work arrays of the loops below (kernels allocate nothing: kernels/_jit.py,
-# "scratch"), made by their entry points.  A building block of this op and of
-# kernels/conv1d_onehot_maxpool.py and kernels/conv1d_onehot_globalmax.py.
-@register_jitable
-def table_arrays(C_in, C_out, G, n_pass, dtype):
-    """``group_table``'s (wT, table): (C_in + 1) 4 n_pass G and 4 n_pass (C_in + 1)^G rows of C_out."""
-    base = C_in + 1
-    return np.empty((base * 4 * n_pass * G, C_out), dtype), np.empty((4 * n_pass * base ** G, C_out), dtype)
-
-
 @register_jitable
 def part_arrays(n_parts, n_pc, n_pos):
-    """(pcs, gcs): each part's (thread's) padded codes (n_pc,) and group codes (n_pos,) for ``group_codes``."""
+    """(pcs, gcs): each part's (thread's) padded codes (n_pc,) and group codes (n_pos,), the
+    int64 work arrays of ``group_codes``, which the loops below take as arguments
+    (kernels/_jit.py, "allocation").  A building block of this op and of
+    ``kernels/conv1d_onehot_maxpool.py`` and ``kernels/conv1d_onehot_globalmax.py``."""
     return np.empty((n_parts, n_pc), np.int64), np.empty((n_parts, n_pos), np.int64)
-
-
-@register_jitable
-def gradient_table_arrays(n_parts, C_in, C_out, G, n_groups, dtype):
-    """(dtables, dbs, dwT): each part's gradient table (n_groups (C_in + 1)^G rows of C_out)
-    and bias gradient (C_out,), and ``unfold_group_table``'s (C_in + 1) n_groups G rows."""
-    base = C_in + 1
-    return (np.empty((n_parts * n_groups * base ** G, C_out), dtype), np.empty((n_parts, C_out), dtype),
-            np.empty((base * n_groups * G, C_out), dtype))
 
 
 @jit
@@ -222,11 +206,10 @@ def group_codes(codes, b, pc, gc, padding, G, dilation, base):
 
 
 @jit
-def group_table(w, G, n_pass, wT, table):
-    """Writes the forward's group table (module docstring) into ``table`` (4 n_pass
-    (C_in + 1)^G, C_out): table[g * n_combos + e, :] = sum_{j < G} w[:, digit_j(e), g*G + j]
-    (digit C_in and taps >= K add 0); ``wT`` ((C_in + 1) 4 n_pass G, C_out) is scratch
-    (``table_arrays``).  A building block of this op and of ``kernels/conv1d_onehot_maxpool.py``."""
+def group_table(w, G, n_pass):
+    """The forward's group table (module docstring), (4 n_pass (C_in + 1)^G, C_out):
+    table[g * n_combos + e, :] = sum_{j < G} w[:, digit_j(e), g*G + j] (digit C_in and taps
+    >= K add 0).  A building block of this op and of ``kernels/conv1d_onehot_maxpool.py``."""
     # w: (C_out, C_in, K).  Built digit by digit: once rows e < base^j hold the sums of the
     # first j taps, row e + base^j digit = row e + wT[digit, k_j] for every digit (digit 0
     # last, in place): base + ... + base^G row writes per group.
@@ -234,13 +217,15 @@ def group_table(w, G, n_pass, wT, table):
     base = C_in + 1
     n_combos = base ** G
     n_taps = 4 * n_pass * G
-    for r in range(base * n_taps):  # wT[c * n_taps + k, :] = w[:, c, k], 0 for c = C_in and k >= K
+    wT = np.empty((base * n_taps, C_out), dtype=w.dtype)  # wT[c * n_taps + k, :] = w[:, c, k]
+    for r in range(base * n_taps):  # digit C_in (N) and taps >= K: 0 (kernels/_jit.py, "allocation")
         for o in range(C_out):
             wT[r, o] = 0
     for o in range(C_out):
         for c in range(C_in):
             for k in range(K):
                 wT[c * n_taps + k, o] = w[o, c, k]
+    table = np.empty((4 * n_pass * n_combos, C_out), dtype=w.dtype)
     for g in range(4 * n_pass):
         r0 = g * n_combos
         for o in range(C_out):  # the sum of no taps
@@ -255,14 +240,15 @@ def group_table(w, G, n_pass, wT, table):
                     for o in range(C_out):
                         hi[o] = lo[o] + src[o]
             size *= base
+    return table
 
 
 @jit
-def unfold_group_table(dtable, dw, G, n_groups, dwT):
+def unfold_group_table(dtable, dw, G, n_groups):
     """(B2) from a gradient table: ADDS into ``dw`` (C_out, C_in, K) the gradient that
     ``dtable`` (n_groups (C_in + 1)^G, C_out; row g * n_combos + e: the sum of dy[b,:,t]
-    over the columns whose group g read the bases of code e) holds.  ``dtable`` and ``dwT``
-    ((C_in + 1) n_groups G, C_out) are used as scratch.  A building block of this op and of ``kernels/conv1d_onehot_maxpool.py``."""
+    over the columns whose group g read the bases of code e) holds.  ``dtable`` is used as
+    scratch.  A building block of this op and of ``kernels/conv1d_onehot_maxpool.py``."""
     # Back through the table's "row e + base^j digit = row e + wT[digit, k_j]", last digit
     # first: dwT[digit, k_j, :] += the rows with that digit, which are then folded onto row
     # e (their sum over digit j) for the next digit down.  Digit C_in (N) and taps past K
@@ -271,7 +257,8 @@ def unfold_group_table(dtable, dw, G, n_groups, dwT):
     base = C_in + 1
     n_combos = base ** G
     n_taps = n_groups * G
-    for r in range(base * n_taps):  # dwT[c * n_taps + k, :]
+    dwT = np.empty((base * n_taps, C_out), dtype=dw.dtype)  # dwT[c * n_taps + k, :]
+    for r in range(base * n_taps):
         for o in range(C_out):
             dwT[r, o] = 0
     for g in range(n_groups):
@@ -381,23 +368,22 @@ def rows_into_block(x_b, t0, n, blk):
             blk[tt, o] = src[tt]
 
 
-def _forward_loops(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts,
-                   wT, table, pcs, gcs, blks):
+def _forward_loops(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts, pcs, gcs):
     # codes: (B, L) int8  w: (C_out, C_in, K)  bias: (C_out,)  y: (B, C_out, L_out) written
     # G, n_pass, n_pc, n_pos: plan's.  The batch is split into n_parts slices of
-    # sequences (one per thread), each slice with its own work arrays: pcs[part], gcs[part]
-    # (part_arrays) and blks[part] (_BLOCK, C_out); wT, table: table_arrays'.
+    # sequences (one per thread), each slice with its own buffers (pcs[part], gcs[part]:
+    # part_arrays').
     B = codes.shape[0]
     C_out, C_in, K = w.shape
     L_out = y.shape[2]
     base = C_in + 1
     n_combos = base ** G
-    group_table(w, G, n_pass, wT, table)
+    table = group_table(w, G, n_pass)
     n_groups = (K + G - 1) // G  # real tap groups (plan's)
     step = G * dilation  # from one group's first tap to the next group's
     for part in prange(n_parts):  # sequences are independent output slices
         pc, gc = pcs[part], gcs[part]
-        blk = blks[part]  # _BLOCK columns y[b,:,t], t-major
+        blk = np.empty((_BLOCK, C_out), dtype=w.dtype)  # _BLOCK columns y[b,:,t], t-major
         for b in range(part * B // n_parts, (part + 1) * B // n_parts):
             group_codes(codes, b, pc, gc, padding, G, dilation, base)
             for t0 in range(0, L_out, _BLOCK):
@@ -410,26 +396,28 @@ def _forward_loops(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc
                         yo[tt] = blk[tt, o]
 
 
-def _backward_loops(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts,
-                    dtables, dbs, dwT, pcs, gcs, blks):
+def _backward_loops(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts, pcs, gcs):
     # dy: (B, C_out, L_out)  codes: (B, L)  dw: (C_out, C_in, K) and db: (C_out,) ADDED to
     # G, n_pass, n_pc, n_pos: plan's.  The batch is split into n_parts slices (one per
-    # thread), each with its own gradient table and bias gradient (dtables, dbs, dwT:
-    # gradient_table_arrays'), summed afterwards, and its own pcs[part], gcs[part],
-    # blks[part], as the forward's.
+    # thread), each with its own gradient table and bias gradient, summed afterwards.
     B, C_out, L_out = dy.shape
     C_in, K = dw.shape[1], dw.shape[2]
     base = C_in + 1
     n_combos = base ** G
     n_groups = -(-K // G)
     n_rows = n_groups * n_combos
+    dtables = np.empty((n_parts * n_rows, C_out), dtype=dy.dtype)
+    dbs = np.empty((n_parts, C_out), dtype=dy.dtype)
     step = G * dilation
     for part in prange(n_parts):
+        for r in range(part * n_rows, (part + 1) * n_rows):  # this part's zeros, by its thread
+            for o in range(C_out):
+                dtables[r, o] = 0
+        for o in range(C_out):
+            dbs[part, o] = 0
         pc, gc = pcs[part], gcs[part]
-        blk = blks[part]  # _BLOCK columns dy[b,:,t], t-major
+        blk = np.empty((_BLOCK, C_out), dtype=dy.dtype)  # _BLOCK columns dy[b,:,t], t-major
         r_part = part * n_rows
-        dtables[r_part:r_part + n_rows] = 0  # this part's gradient table and bias gradient
-        dbs[part] = 0
         for b in range(part * B // n_parts, (part + 1) * B // n_parts):
             group_codes(codes, b, pc, gc, padding, G, dilation, base)
             add_row_sums(dy[b], dbs[part])  # (B1): db[o] += sum_{b,t} dy[b,o,t]
@@ -445,19 +433,7 @@ def _backward_loops(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_p
                         for o in range(C_out):
                             r[o] += col[o]
     sum_thread_tables(dtables, dbs, db, n_rows)  # the threads' tables into the first
-    unfold_group_table(dtables, dw, G, n_groups, dwT)
-
-
-def _forward_arrays(n_parts, C_in, C_out, G, n_pass, n_pc, n_pos, dtype):
-    """The forward's work arrays, in its loops' order."""
-    return (table_arrays(C_in, C_out, G, n_pass, dtype) + part_arrays(n_parts, n_pc, n_pos)
-            + (np.empty((n_parts, _BLOCK, C_out), dtype),))
-
-
-def _backward_arrays(n_parts, C_in, C_out, G, n_groups, n_pc, n_pos, dtype):
-    """The backward's work arrays, in its loops' order."""
-    return (gradient_table_arrays(n_parts, C_in, C_out, G, n_groups, dtype) + part_arrays(n_parts, n_pc, n_pos)
-            + (np.empty((n_parts, _BLOCK, C_out), dtype),))
+    unfold_group_table(dtables, dw, G, n_groups)
 
 
 _forward = SerialOrParallel(_forward_loops, ns_per_work=0.16)
@@ -482,9 +458,8 @@ def conv1d_onehot_forward_into(codes, w, bias, y, stride, padding, dilation):
     G, n_groups, n_pass, n_pc, n_pos = plan(C_in, K, L, L_out, stride, padding, dilation)
     kernel, n_threads = _forward.choose(_work(B, L_out, C_out, n_groups))
     n_parts = min(n_threads, B)
-    arrays = scratch(("conv1d_onehot.forward", w.dtype, C_in, C_out, G, n_pass, n_pc, n_pos, n_parts),
-                     lambda: _forward_arrays(n_parts, C_in, C_out, G, n_pass, n_pc, n_pos, w.dtype))
-    kernel(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts, *arrays)
+    pcs, gcs = scratch(("conv1d_onehot", n_parts, n_pc, n_pos), lambda: part_arrays(n_parts, n_pc, n_pos))
+    kernel(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts, pcs, gcs)
 
 
 def conv1d_onehot_backward_into(dy, codes, dw, db, stride, padding, dilation):
@@ -494,9 +469,8 @@ def conv1d_onehot_backward_into(dy, codes, dw, db, stride, padding, dilation):
     G, n_groups, n_pass, n_pc, n_pos = plan(C_in, K, codes.shape[1], L_out, stride, padding, dilation)
     kernel, n_threads = _backward.choose(_work(B, L_out, C_out, n_groups))
     n_parts = min(n_threads, B)
-    arrays = scratch(("conv1d_onehot.backward", dy.dtype, C_in, C_out, G, n_groups, n_pc, n_pos, n_parts),
-                     lambda: _backward_arrays(n_parts, C_in, C_out, G, n_groups, n_pc, n_pos, dy.dtype))
-    kernel(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts, *arrays)
+    pcs, gcs = scratch(("conv1d_onehot", n_parts, n_pc, n_pos), lambda: part_arrays(n_parts, n_pc, n_pos))
+    kernel(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts, pcs, gcs)
 
 
 # ----------------------------------------------------------------------------- 3. checked

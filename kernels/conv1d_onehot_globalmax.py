@@ -71,7 +71,7 @@ from numba import prange
 from motifnet.kernels._jit import SerialOrParallel, jit, scratch
 from motifnet.kernels._validate import check_float_array, check_int, check_shape
 from motifnet.kernels.conv1d_onehot import (check_codes, check_weights, conv1d_onehot_forward_reference, group_codes,
-                                            group_table, part_arrays, plan, table_arrays, table_columns)
+                                            group_table, part_arrays, plan, table_columns)
 from motifnet.kernels.global_max import _check_n_valid, global_max_forward_reference
 
 __all__ = [
@@ -111,25 +111,23 @@ def conv1d_onehot_globalmax_backward_reference(dy, codes, argmax, w_shape):
 _BLOCK = 32  # columns per block: (32, C_out) of the running block stays in L1
 
 
-def _forward_loops(codes, w, bias, n_valid, y, argmax, groups, G, n_pass, n_pc, n_pos, n_parts,
-                   wT, table, pcs, gcs, blks, bests, ats):
+def _forward_loops(codes, w, bias, n_valid, y, argmax, groups, G, n_pass, n_pc, n_pos, n_parts, pcs, gcs):
     # codes: (B, L) int8  w: (C_out, C_in, K)  bias: (C_out,)  n_valid: (B,)
-    # y: (B, F) and argmax: (B, F) int64 written.  G, n_pass, n_pc, n_pos: conv1d_onehot.plan's.
-    # Work arrays (_forward_arrays): wT, table (table_arrays); each part's pcs[part],
-    # gcs[part] (part_arrays), blks[part] (_BLOCK, C_out), bests[part] and ats[part] (C_out,).
+    # y: (B, F) and argmax: (B, F) int64 written.  G, n_pass, n_pc, n_pos: conv1d_onehot.plan's;
+    # pcs, gcs: its part_arrays' (kernels/_jit.py, "allocation").
     B, L = codes.shape
     C_out, C_in, K = w.shape
     F = C_out // groups
     L_out = L - K + 1
     base = C_in + 1
     n_combos = base ** G
-    group_table(w, G, n_pass, wT, table)
+    table = group_table(w, G, n_pass)
     n_groups = (K + G - 1) // G  # real tap groups (plan's)
     for part in prange(n_parts):  # sequences are independent
         pc, gc = pcs[part], gcs[part]
-        blk = blks[part]    # columns c[b,:,t], t-major
-        best = bests[part]  # each channel's running maximum
-        at = ats[part]      # and its position
+        blk = np.empty((_BLOCK, C_out), dtype=w.dtype)     # columns c[b,:,t], t-major
+        best = np.empty((1, C_out), dtype=w.dtype)[0]      # each channel's running maximum
+        at = np.empty((1, C_out), dtype=np.int64)[0]       # and its position
         for b in range(part * B // n_parts, (part + 1) * B // n_parts):
             group_codes(codes, b, pc, gc, 0, G, 1, base)
             n = n_valid[b]
@@ -161,13 +159,6 @@ def _forward_loops(codes, w, bias, n_valid, y, argmax, groups, G, n_pass, n_pc, 
                         g_best, v_best = g, v
                 y[b, f] = v_best
                 argmax[b, f] = g_best * L_out + at[g_best * F + f]
-
-
-def _forward_arrays(n_parts, C_in, C_out, G, n_pass, n_pc, n_pos, dtype):
-    """The forward's work arrays, in its loops' order (kernels/_jit.py, "scratch")."""
-    return (table_arrays(C_in, C_out, G, n_pass, dtype) + part_arrays(n_parts, n_pc, n_pos)
-            + (np.empty((n_parts, _BLOCK, C_out), dtype), np.empty((n_parts, C_out), dtype),
-               np.empty((n_parts, C_out), np.int64)))
 
 
 # measured serial ns per unit of work (a table-row element: column x channel x group),
@@ -209,9 +200,8 @@ def conv1d_onehot_globalmax_forward_into(codes, w, bias, n_valid, groups, y, arg
     G, n_groups, n_pass, n_pc, n_pos = plan(C_in, K, L, L_out, 1, 0, 1)
     kernel, n_threads = _forward.choose(B * L_out * C_out * n_groups)
     n_parts = min(n_threads, B)
-    arrays = scratch(("conv1d_onehot_globalmax.forward", w.dtype, C_in, C_out, G, n_pass, n_pc, n_pos, n_parts),
-                     lambda: _forward_arrays(n_parts, C_in, C_out, G, n_pass, n_pc, n_pos, w.dtype))
-    kernel(codes, w, bias, n_valid, y, argmax, groups, G, n_pass, n_pc, n_pos, n_parts, *arrays)
+    pcs, gcs = scratch(("conv1d_onehot", n_parts, n_pc, n_pos), lambda: part_arrays(n_parts, n_pc, n_pos))
+    kernel(codes, w, bias, n_valid, y, argmax, groups, G, n_pass, n_pc, n_pos, n_parts, pcs, gcs)
 
 
 def conv1d_onehot_globalmax_backward_into(dy, codes, argmax, dw, db):

@@ -82,16 +82,14 @@ from __future__ import annotations
 import numpy as np
 
 from numba import prange
-from numba.extending import register_jitable
 
 from motifnet.kernels._jit import SerialOrParallel, scratch
 from motifnet.kernels._validate import check_float_array, check_int, check_shape
 from motifnet.kernels.conv1d import check_geometry, conv1d_output_length
 from motifnet.kernels.conv1d_onehot import (add_row_sums, check_codes, check_weights,
                                             conv1d_onehot_backward_reference, conv1d_onehot_forward_reference,
-                                            gradient_table_arrays, group_codes, group_table, part_arrays, plan,
-                                            rows_into_block, sum_thread_tables, table_arrays, table_columns,
-                                            unfold_group_table)
+                                            group_codes, group_table, part_arrays, plan, rows_into_block, sum_thread_tables,
+                                            table_columns, unfold_group_table)
 from motifnet.kernels.maxpool1d import maxpool1d_backward_reference, maxpool1d_forward_reference
 
 MAX_POOL = 127  # window offsets are int8
@@ -140,26 +138,24 @@ def _loops_for(P):
     either way, and one compilation serves every size."""
 
     def _forward_loops(codes, w, bias, pooled, offsets, stride, padding, dilation, G, n_pass, n_pc, n_pos,
-                       n_parts, wT, table, pcs, gcs, blks, bests):
+                       n_parts, pcs, gcs):
         # codes: (B, L) int8  w: (C_out, C_in, K)  bias: (C_out,)
         # pooled: (B, C_out, L_pool) and offsets: (B, L_pool, C_out) int8 written,
         # offsets[b,j,o] = argmax[b,o,j] - j*P.  G, n_pass, n_pc, n_pos: conv1d_onehot.plan's
-        # for the L_pool * P columns that windows cover.  Work arrays (_forward_arrays):
-        # wT, table (table_arrays); each part's pcs[part], gcs[part] (part_arrays),
-        # blks[part] (n_win P, C_out) and bests[part] (n_win, C_out).
+        # for the L_pool * P columns that windows cover; pcs, gcs: its part_arrays'.
         B = codes.shape[0]
         C_out, C_in, K = w.shape
         L_pool = pooled.shape[2]
         base = C_in + 1
         n_combos = base ** G
-        group_table(w, G, n_pass, wT, table)
+        table = group_table(w, G, n_pass)
         step = G * dilation  # from one group's first tap to the next group's
         n_groups = (K + G - 1) // G  # real tap groups (plan's)
-        n_win = bests.shape[1]  # windows per block (_windows)
+        n_win = _WINDOW_COLUMNS // P if _WINDOW_COLUMNS >= P else 1  # windows per block
         for part in prange(n_parts):  # sequences are independent output slices
             pc, gc = pcs[part], gcs[part]
-            blk = blks[part]    # columns c[b,:,t] of whole windows, t-major
-            best = bests[part]  # pooled[b,:,j] of the block's windows
+            blk = np.empty((n_win * P, C_out), dtype=w.dtype)  # columns c[b,:,t] of whole windows, t-major
+            best = np.empty((n_win, C_out), dtype=w.dtype)     # pooled[b,:,j] of the block's windows
             for b in range(part * B // n_parts, (part + 1) * B // n_parts):
                 group_codes(codes, b, pc, gc, padding, G, dilation, base)
                 for j0 in range(0, L_pool, n_win):
@@ -194,27 +190,6 @@ def _loops_for(P):
     return SerialOrParallel(_forward_loops, ns_per_work=0.1)
 
 
-@register_jitable
-def _windows(pool):
-    """Windows per block of columns: _WINDOW_COLUMNS // pool, at least one."""
-    return _WINDOW_COLUMNS // pool if _WINDOW_COLUMNS >= pool else 1
-
-
-@register_jitable
-def _forward_arrays(n_parts, C_in, C_out, G, n_pass, n_pc, n_pos, pool, dtype):
-    """The forward's work arrays, in its loops' order (kernels/_jit.py, "scratch")."""
-    n_win = _windows(pool)
-    return (table_arrays(C_in, C_out, G, n_pass, dtype) + part_arrays(n_parts, n_pc, n_pos)
-            + (np.empty((n_parts, n_win * pool, C_out), dtype), np.empty((n_parts, n_win, C_out), dtype)))
-
-
-@register_jitable
-def _backward_arrays(n_parts, C_in, C_out, G, n_groups, n_pc, n_pos, pool, dtype):
-    """The backward's work arrays, in its loops' order."""
-    return (gradient_table_arrays(n_parts, C_in, C_out, G, n_groups, dtype) + part_arrays(n_parts, n_pc, n_pos)
-            + (np.empty((n_parts, _windows(pool), C_out), dtype), np.empty((n_parts, C_out), dtype)))
-
-
 _loops = {}  # pool size -> its forward, compiled on first use
 
 
@@ -226,11 +201,9 @@ def _loops_of(P):
 
 
 def _backward_loops(d_pooled, codes, offsets, dw, db, pool, stride, padding, dilation, G, n_pc, n_pos, n_parts,
-                    dtables, dbs, dwT, pcs, gcs, blks, cols):
+                    pcs, gcs):
     # d_pooled: (B, C_out, L_pool)  offsets: (B, L_pool, C_out)  codes: (B, L)
-    # dw: (C_out, C_in, K), db: (C_out,) ADDED to.  Work arrays (_backward_arrays):
-    # dtables, dbs, dwT (gradient_table_arrays); each part's pcs[part], gcs[part]
-    # (part_arrays), blks[part] (n_win, C_out) and cols[part] (C_out,).
+    # dw: (C_out, C_in, K), db: (C_out,) ADDED to; pcs, gcs: conv1d_onehot's part_arrays' 
     # forward: pooled[b,o,j] = c[b,o,j*pool + offsets[b,j,o]],
     #          c[b,o,t] = bias[o] + sum_g table[g, gc[t*s + g*G*d], o]
     B, C_out, L_pool = d_pooled.shape
@@ -240,15 +213,20 @@ def _backward_loops(d_pooled, codes, offsets, dw, db, pool, stride, padding, dil
     n_groups = -(-K // G)
     n_rows = n_groups * n_combos
     zero = d_pooled.dtype.type(0)
+    dtables = np.empty((n_parts * n_rows, C_out), dtype=d_pooled.dtype)  # (kernels/_jit.py, "allocation")
+    dbs = np.empty((n_parts, C_out), dtype=d_pooled.dtype)
     step = G * dilation
-    n_win = blks.shape[1]  # windows per block (_windows)
+    n_win = _WINDOW_COLUMNS // pool if _WINDOW_COLUMNS >= pool else 1
     for part in prange(n_parts):
+        for r in range(part * n_rows, (part + 1) * n_rows):  # this part's zeros, by its thread
+            for o in range(C_out):
+                dtables[r, o] = zero
+        for o in range(C_out):
+            dbs[part, o] = zero
         pc, gc = pcs[part], gcs[part]
-        blk = blks[part]  # d_pooled[b,:,j] of a block's windows
-        col = cols[part]
+        blk = np.empty((n_win, C_out), dtype=d_pooled.dtype)  # d_pooled[b,:,j] of a block's windows
+        col = np.empty((1, C_out), dtype=d_pooled.dtype)[0]
         r_part = part * n_rows
-        dtables[r_part:r_part + n_rows] = 0  # this part's gradient table and bias gradient
-        dbs[part] = 0
         for b in range(part * B // n_parts, (part + 1) * B // n_parts):
             group_codes(codes, b, pc, gc, padding, G, dilation, base)
             add_row_sums(d_pooled[b], dbs[part])  # (B1): db[o] += sum_{b,j} d_pooled[b,o,j]
@@ -268,7 +246,7 @@ def _backward_loops(d_pooled, codes, offsets, dw, db, pool, stride, padding, dil
                             for o in range(C_out):
                                 r[o] += col[o]
     sum_thread_tables(dtables, dbs, db, n_rows)  # the threads' tables into the first
-    unfold_group_table(dtables, dw, G, n_groups, dwT)
+    unfold_group_table(dtables, dw, G, n_groups)
 
 
 # measured serial ns per unit of work as the forward's: 0.15 at L = 200 and 1000 (0.2 at L = 50)
@@ -290,9 +268,8 @@ def conv1d_onehot_maxpool_forward_into(codes, w, bias, pooled, offsets, pool, st
     G, n_groups, n_pass, n_pc, n_pos = plan(C_in, K, L, L_pool * pool, stride, padding, dilation)
     kernel, n_threads = _loops_of(pool).choose(B * L_pool * pool * C_out * n_groups)
     n_parts = min(n_threads, B)
-    arrays = scratch(("conv1d_onehot_maxpool.forward", w.dtype, C_in, C_out, G, n_pass, n_pc, n_pos, pool, n_parts),
-                     lambda: _forward_arrays(n_parts, C_in, C_out, G, n_pass, n_pc, n_pos, pool, w.dtype))
-    kernel(codes, w, bias, pooled, offsets, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts, *arrays)
+    pcs, gcs = scratch(("conv1d_onehot", n_parts, n_pc, n_pos), lambda: part_arrays(n_parts, n_pc, n_pos))
+    kernel(codes, w, bias, pooled, offsets, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts, pcs, gcs)
 
 
 def conv1d_onehot_maxpool_backward_into(d_pooled, codes, offsets, dw, db, pool, stride, padding, dilation):
@@ -303,10 +280,8 @@ def conv1d_onehot_maxpool_backward_into(d_pooled, codes, offsets, dw, db, pool, 
     G, n_groups, _, n_pc, n_pos = plan(C_in, K, codes.shape[1], L_pool * pool, stride, padding, dilation)
     kernel, n_threads = _backward.choose(B * L_pool * pool * C_out * n_groups)
     n_parts = min(n_threads, B)
-    dtype = d_pooled.dtype
-    arrays = scratch(("conv1d_onehot_maxpool.backward", dtype, C_in, C_out, G, n_groups, n_pc, n_pos, pool, n_parts),
-                     lambda: _backward_arrays(n_parts, C_in, C_out, G, n_groups, n_pc, n_pos, pool, dtype))
-    kernel(d_pooled, codes, offsets, dw, db, pool, stride, padding, dilation, G, n_pc, n_pos, n_parts, *arrays)
+    pcs, gcs = scratch(("conv1d_onehot", n_parts, n_pc, n_pos), lambda: part_arrays(n_parts, n_pc, n_pos))
+    kernel(d_pooled, codes, offsets, dw, db, pool, stride, padding, dilation, G, n_pc, n_pos, n_parts, pcs, gcs)
 
 
 def argmax_of(offsets, pool):

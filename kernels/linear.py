@@ -61,9 +61,8 @@ import math
 
 import numpy as np
 from numba import prange
-from numba.extending import register_jitable
 
-from motifnet.kernels._jit import SerialOrParallel, jit, scratch
+from motifnet.kernels._jit import SerialOrParallel, jit
 from motifnet.kernels._validate import check_float_array, check_shape
 
 __all__ = [
@@ -114,13 +113,14 @@ def linear_backward_reference(dy, x, w):
 _DW_BLOCK = 256
 
 
-def _forward_loops(x, w, bias, y, zrow):
-    # x: (N, I)  w: (O, I)  bias: (O,)  y: (N, O) written; zrow: (I,) work array
+def _forward_loops(x, w, bias, y):
+    # x: (N, I)  w: (O, I)  bias: (O,)  y: (N, O) written
     # (F1) in 4 x 4 tiles: y[n..n+3, o..o+3] summed in 16 registers over i.
     N, I = x.shape
     O = w.shape[0]
     zero = x.dtype.type(0)
-    for i in range(I):  # zrow: the rows of x and w past N and O
+    zrow = np.empty((1, I), dtype=x.dtype)[0]  # the rows of x and w past N and O (_jit: "allocation")
+    for i in range(I):
         zrow[i] = zero
     for q in prange((N + 3) // 4):  # independent tiles of output rows
         n = 4 * q
@@ -206,21 +206,24 @@ def _add_tile_products(out, coef, src, q, zrow, sink):
                 e3[i] += (c30 * u0 + c31 * u1) + (c32 * u2 + c33 * u3)
 
 
-def _backward_loops(dy, x, w, dx, dw, db, need_dx, g, gT, zrow, sink):
+def _backward_loops(dy, x, w, dx, dw, db, need_dx):
     # dy: (N, O)  x: (N, I)  w: (O, I); dx: (N, I) (if need_dx), dw: (O, I), db: (O,) ADDED to
-    # work arrays (_backward_arrays): g (N4, O4), gT (O4, N4), zrow (I,), sink (3, I)
     N, I = x.shape
     O = w.shape[0]
-    N4, O4 = g.shape
+    N4, O4 = (N + 3) // 4 * 4, (O + 3) // 4 * 4
     zero = x.dtype.type(0)
-    for n in range(N4):  # g: dy, zero-padded to whole tiles; gT: its transpose
+    # (_jit: "allocation": np.empty, 2-D, is the one allocation the kernels compile)
+    g = np.empty((N4, O4), dtype=dy.dtype)   # dy, zero-padded to whole tiles
+    gT = np.empty((O4, N4), dtype=dy.dtype)  # and its transpose
+    for n in range(N4):
         for o in range(O4):
             v = dy[n, o] if n < N and o < O else zero
             g[n, o] = v
             gT[o, n] = v
-    for i in range(I):  # zrow: the rows of x and w past N and O
+    zrow = np.empty((1, I), dtype=x.dtype)[0]  # the rows of x and w past N and O
+    for i in range(I):
         zrow[i] = zero
-    # sink: the rows of dx and dw past N and O: written, never read
+    sink = np.empty((3, I), dtype=x.dtype)  # the rows of dx and dw past N and O: written, never read
     if need_dx:
         for q in prange(N4 // 4):  # (B3): dx[n, :] += sum_o dy[n,o] w[o, :]; row tiles are independent
             _add_tile_products(dx, g, w, q, zrow, sink)
@@ -238,34 +241,16 @@ _backward = SerialOrParallel(_backward_loops, ns_per_work=0.025)  # per product 
 _EMPTY = {np.dtype(np.float32): np.zeros((0, 0), np.float32), np.dtype(np.float64): np.zeros((0, 0), np.float64)}
 
 
-@register_jitable
-def _forward_arrays(I, dtype):
-    """The forward's work array, (zrow,) (kernels/_jit.py, "scratch")."""
-    return (np.empty(I, dtype),)
-
-
-@register_jitable
-def _backward_arrays(N, I, O, dtype):
-    """The backward's work arrays, in its loops' order (kernels/_jit.py, "scratch")."""
-    N4, O4 = (N + 3) // 4 * 4, (O + 3) // 4 * 4
-    return np.empty((N4, O4), dtype), np.empty((O4, N4), dtype), np.empty(I, dtype), np.empty((3, I), dtype)
-
-
 def linear_forward_into(x, w, bias, y):
     """Fast (F1), unchecked: writes ``y`` (N, O).  x (N, I), w (O, I), bias (O,) (zeros for
     no bias), y: C-contiguous 2-D views of one float dtype."""
-    I = x.shape[1]
-    arrays = scratch(("linear.forward", x.dtype, I), lambda: _forward_arrays(I, x.dtype))
-    _forward(x.shape[0] * w.size, x, w, bias, y, *arrays)
+    _forward(x.shape[0] * w.size, x, w, bias, y)
 
 
 def linear_backward_into(dy, x, w, dx, dw, db):
     """Fast (B1)-(B3), unchecked: ADDS into ``dx`` (N, I) (skipped when None), ``dw`` and ``db``."""
     need_dx = dx is not None
-    (N, I), O = x.shape, w.shape[0]
-    arrays = scratch(("linear.backward", x.dtype, N, I, O), lambda: _backward_arrays(N, I, O, x.dtype))
-    _backward((2 if need_dx else 1) * N * w.size, dy, x, w, dx if need_dx else _EMPTY[x.dtype], dw, db, need_dx,
-              *arrays)
+    _backward((2 if need_dx else 1) * x.shape[0] * w.size, dy, x, w, dx if need_dx else _EMPTY[x.dtype], dw, db, need_dx)
 
 
 # ----------------------------------------------------------------------------- 3. checked

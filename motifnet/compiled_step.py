@@ -62,11 +62,9 @@ from motifnet.kernels import _jit
 from motifnet.kernels.adam import _adam_loop
 from motifnet.kernels.bce_with_logits import REDUCTION_SUM, _backward_loop as _bce_backward, \
     _forward_loop as _bce_forward
-from motifnet.kernels.conv1d_onehot import plan
-from motifnet.kernels.conv1d_onehot_maxpool import _backward as _conv_pool_backward, \
-    _backward_arrays as _conv_pool_backward_arrays, _forward_arrays as _conv_pool_forward_arrays, _loops_of
-from motifnet.kernels.linear import _backward as _linear_backward, _backward_arrays as _linear_backward_arrays, \
-    _forward as _linear_forward, _forward_arrays as _linear_forward_arrays
+from motifnet.kernels.conv1d_onehot import part_arrays as _part_arrays, plan
+from motifnet.kernels.conv1d_onehot_maxpool import _backward as _conv_pool_backward, _loops_of
+from motifnet.kernels.linear import _backward as _linear_backward, _forward as _linear_forward
 from motifnet.kernels.relu import _backward_in_place as _relu_backward, _forward_in_place as _relu_forward
 
 # Steps whose batch covers fewer convolution columns than this (B x L_pool x pool) keep
@@ -116,31 +114,25 @@ def _part_loops(part, n_parts, codes, targets, wc, bc, w1, b1, w2, b2, grads, pa
     dw2, db2 = g[offs[4]:offs[5]].reshape(w2.shape), g[offs[5]:offs[6]]
     x, t, p, o = codes[lo:hi], targets[lo:hi], pooled[lo:hi], offsets[lo:hi]
     zp, lp, dlp, dzp, dpp = z[lo:hi], logits[lo:hi], d_logits[lo:hi], dz[lo:hi], d_pooled[lo:hi]
-    # the kernels' work arrays (made here, as their entry points make them)
-    C_out, C_in, K = wc.shape
-    n_groups = -(-K // G)
-    flat = p.reshape(nb, -1)
-    H = w1.shape[0]
+    pcs, gcs = part_arrays(one, n_pc, n_pos)  # the convolutions' work arrays, as their entry points make them
     # forward: GenomicsCNN._forward, layer by layer
-    conv_pool_forward(x, wc, bc, p, o, stride, padding, dilation, G, n_pass, n_pc, n_pos, one,
-                      *conv_pool_forward_arrays(one, C_in, C_out, G, n_pass, n_pc, n_pos, pool, wc.dtype))
+    conv_pool_forward(x, wc, bc, p, o, stride, padding, dilation, G, n_pass, n_pc, n_pos, one, pcs, gcs)
     relu_forward(p.reshape(-1))
-    linear_forward(flat, w1, b1, zp, *linear_forward_arrays(flat.shape[1], wc.dtype))
+    flat = p.reshape(nb, -1)
+    linear_forward(flat, w1, b1, zp)
     relu_forward(zp.reshape(-1))
-    linear_forward(zp, w2, b2, lp, *linear_forward_arrays(H, wc.dtype))
+    linear_forward(zp, w2, b2, lp)
     bce_forward(lp.reshape(-1), t, pos_weight, reduction, losses[part:part + 1])
     # backward: GenomicsCNN.backward, layer by layer; d_loss = [1 / B], the mean's
     dlp[:] = 0
     bce_backward(lp.reshape(-1), t, pos_weight, reduction, d_loss, dlp.reshape(-1))
     dzp[:] = 0
-    linear_backward(dlp, zp, w2, dzp, dw2, db2, one == 1, *linear_backward_arrays(nb, H, w2.shape[0], wc.dtype))
+    linear_backward(dlp, zp, w2, dzp, dw2, db2, one == 1)
     relu_backward(dzp.reshape(-1), zp.reshape(-1))
     dpp[:] = 0
-    linear_backward(dzp, flat, w1, dpp.reshape(nb, -1), dw1, db1, one == 1,
-                    *linear_backward_arrays(nb, flat.shape[1], H, wc.dtype))
+    linear_backward(dzp, flat, w1, dpp.reshape(nb, -1), dw1, db1, one == 1)
     relu_backward(dpp.reshape(-1), p.reshape(-1))
-    conv_pool_backward(dpp, x, o, dwc, dbc, pool, stride, padding, dilation, G, n_pc, n_pos, one,
-                       *conv_pool_backward_arrays(one, C_in, C_out, G, n_groups, n_pc, n_pos, pool, wc.dtype))
+    conv_pool_backward(dpp, x, o, dwc, dbc, pool, stride, padding, dilation, G, n_pc, n_pos, one, pcs, gcs)
 
 
 @_jit.jit
@@ -158,11 +150,8 @@ def sum_and_update(c, n_parts, grads, part_grads, params, exp_avg, exp_avg_sq, a
 
 
 # the callees: the serial compilations of the layers' kernels (their cached machine code),
-# and the functions that make their work arrays
-conv_pool_forward_arrays = _conv_pool_forward_arrays
-conv_pool_backward_arrays = _conv_pool_backward_arrays
-linear_forward_arrays = _linear_forward_arrays
-linear_backward_arrays = _linear_backward_arrays
+# and the function that makes the convolutions' work arrays
+part_arrays = _part_arrays
 conv_pool_backward = _conv_pool_backward.serial
 linear_forward = _linear_forward.serial
 linear_backward = _linear_backward.serial

@@ -12,9 +12,8 @@ from motifnet.kernels.conv1d import conv1d_backward, conv1d_forward
 from motifnet.kernels.conv1d_onehot import (
     _BLOCK,
     _backward,
-    _backward_arrays,
     _forward,
-    _forward_arrays,
+    part_arrays,
     plan,
     conv1d_onehot_backward,
     conv1d_onehot_backward_into,
@@ -82,20 +81,16 @@ def test_long_sequences_and_batch_slices_match_the_reference(conf):
     assert y_ref.shape[2] > 2 * _BLOCK
     dy = rng.standard_normal(y_ref.shape)
     dw_ref, db_ref = conv1d_onehot_backward_reference(dy, codes, w.shape, stride, padding, dilation)
-    G, n_groups, n_pass, n_pc, n_pos = plan(4, K, L, y_ref.shape[2], stride, padding, dilation)
+    G, _, n_pass, n_pc, n_pos = plan(4, K, L, y_ref.shape[2], stride, padding, dilation)
     args = (stride, padding, dilation, G, n_pass, n_pc, n_pos)
     for kernel in ("serial", "parallel"):
         for n_parts in (1, 2, 3):
             y = np.empty_like(y_ref)
-            # work arrays full of NaN (-1 for codes): the loops must write them before reading
-            arrays = [np.full_like(a, np.nan if a.dtype.kind == "f" else -1)
-                      for a in _forward_arrays(n_parts, 4, C_out, G, n_pass, n_pc, n_pos, np.float64)]
-            getattr(_forward, kernel)(codes, w, bias, y, *args, n_parts, *arrays)
+            work = [np.full_like(a, -1) for a in part_arrays(n_parts, n_pc, n_pos)]  # written before read
+            getattr(_forward, kernel)(codes, w, bias, y, *args, n_parts, *work)
             assert_close(f"y ({kernel}, {n_parts} slices)", y, y_ref, rtol=1e-13)
             dw, db = np.zeros_like(w), np.zeros_like(bias)
-            arrays = [np.full_like(a, np.nan if a.dtype.kind == "f" else -1)
-                      for a in _backward_arrays(n_parts, 4, C_out, G, n_groups, n_pc, n_pos, np.float64)]
-            getattr(_backward, kernel)(dy, codes, dw, db, *args, n_parts, *arrays)
+            getattr(_backward, kernel)(dy, codes, dw, db, *args, n_parts, *work)
             assert_close(f"dw ({kernel}, {n_parts} slices)", dw, dw_ref, rtol=1e-13)
             assert_close(f"db ({kernel}, {n_parts} slices)", db, db_ref, rtol=1e-13)
 

@@ -9,10 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checks import assert_close
-from motifnet.kernels.conv1d_onehot import conv1d_onehot_backward, conv1d_onehot_forward, plan
+from motifnet.kernels.conv1d_onehot import conv1d_onehot_backward, conv1d_onehot_forward, part_arrays, plan
 from motifnet.kernels.conv1d_onehot_globalmax import (
     _forward,
-    _forward_arrays,
     conv1d_onehot_globalmax_backward,
     conv1d_onehot_globalmax_backward_into,
     conv1d_onehot_globalmax_backward_reference,
@@ -109,9 +108,8 @@ def test_threads_split_the_batch_into_the_same_result():
     for n_parts in (1, 2, 4):
         y = np.empty((9, 4), np.float32)
         argmax = np.empty((9, 4), np.int64)
-        arrays = [np.full_like(a, np.nan if a.dtype.kind == "f" else -1)  # written before read
-                  for a in _forward_arrays(n_parts, 4, 8, G, n_pass, n_pc, n_pos, np.float32)]
-        _forward.parallel(codes, w, bias, n_valid, y, argmax, 2, G, n_pass, n_pc, n_pos, n_parts, *arrays)
+        work = [np.full_like(a, -1) for a in part_arrays(n_parts, n_pc, n_pos)]  # written before read
+        _forward.parallel(codes, w, bias, n_valid, y, argmax, 2, G, n_pass, n_pc, n_pos, n_parts, *work)
         out[n_parts] = (y, argmax)
     for n_parts in (2, 4):
         np.testing.assert_array_equal(out[n_parts][0], out[1][0])

@@ -11,11 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checks import assert_close
-from motifnet.kernels.conv1d_onehot import conv1d_onehot_backward, conv1d_onehot_forward, plan
+from motifnet.kernels.conv1d_onehot import conv1d_onehot_backward, conv1d_onehot_forward, part_arrays, plan
 from motifnet.kernels.conv1d_onehot_maxpool import (
     _backward,
-    _backward_arrays,
-    _forward_arrays,
     _loops_of,
     argmax_of,
     conv1d_onehot_maxpool_backward,
@@ -80,19 +78,15 @@ def test_batch_slices_in_both_compilations(n_parts):
     d_pooled = rng.standard_normal((B, 6, L_pool))
     ref_pooled, ref_argmax, ref_dw, ref_db = _unfused(codes, w, bias, pool, d_pooled)
     forward, backward = _loops_of(pool), _backward
-    G, n_groups, n_pass, n_pc, n_pos = plan(4, K, L, L_pool * pool, 1, 0, 1)
+    G, _, n_pass, n_pc, n_pos = plan(4, K, L, L_pool * pool, 1, 0, 1)
     for kind in ("serial", "parallel"):
         pooled, offsets = np.empty((B, 6, L_pool)), np.empty((B, L_pool, 6), np.int8)
-        # work arrays full of NaN: the loops must write them before they read them
-        arrays = [np.full_like(a, np.nan if a.dtype.kind == "f" else -1)
-                  for a in _forward_arrays(n_parts, 4, 6, G, n_pass, n_pc, n_pos, pool, np.float64)]
-        getattr(forward, kind)(codes, w, bias, pooled, offsets, 1, 0, 1, G, n_pass, n_pc, n_pos, n_parts, *arrays)
+        work = [np.full_like(a, -1) for a in part_arrays(n_parts, n_pc, n_pos)]  # written before read
+        getattr(forward, kind)(codes, w, bias, pooled, offsets, 1, 0, 1, G, n_pass, n_pc, n_pos, n_parts, *work)
         np.testing.assert_array_equal(pooled, ref_pooled)
         np.testing.assert_array_equal(argmax_of(offsets, pool), ref_argmax)
         dw, db = np.zeros_like(w), np.zeros_like(bias)
-        arrays = [np.full_like(a, np.nan if a.dtype.kind == "f" else -1)
-                  for a in _backward_arrays(n_parts, 4, 6, G, n_groups, n_pc, n_pos, pool, np.float64)]
-        getattr(backward, kind)(d_pooled, codes, offsets, dw, db, pool, 1, 0, 1, G, n_pc, n_pos, n_parts, *arrays)
+        getattr(backward, kind)(d_pooled, codes, offsets, dw, db, pool, 1, 0, 1, G, n_pc, n_pos, n_parts, *work)
         assert_close(f"dw ({kind}, {n_parts} slices)", dw, ref_dw, rtol=1e-12)
         assert_close(f"db ({kind}, {n_parts} slices)", db, ref_db, rtol=1e-12)
 
