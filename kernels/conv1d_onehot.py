@@ -104,8 +104,8 @@ __all__ = [
     "conv1d_onehot_forward_reference", "conv1d_onehot_backward_reference",
     "conv1d_onehot_forward_into", "conv1d_onehot_backward_into",
     "conv1d_onehot_forward", "conv1d_onehot_backward", "check_codes", "check_weights",
-    "plan", "part_arrays", "group_codes", "group_table", "table_columns", "rows_into_block", "add_row_sums",
-    "sum_thread_tables", "unfold_group_table",
+    "plan", "part_arrays", "kept_part_arrays", "group_codes", "group_table", "table_columns", "rows_into_block",
+    "add_row_sums", "sum_thread_tables", "unfold_group_table",
 ]
 
 MAX_CHANNELS = 127  # codes are int8
@@ -176,6 +176,12 @@ def part_arrays(n_parts, n_pc, n_pos):
     (kernels/_jit.py, "allocation").  A building block of this op and of
     ``kernels/conv1d_onehot_maxpool.py`` and ``kernels/conv1d_onehot_globalmax.py``."""
     return np.empty((n_parts, n_pc), np.int64), np.empty((n_parts, n_pos), np.int64)
+
+
+def kept_part_arrays(n_parts, n_pc, n_pos):
+    """``part_arrays``, made once per shape and thread and kept (``_jit.scratch``): what the
+    entry points pass."""
+    return scratch(("conv1d_onehot.part_arrays", n_parts, n_pc, n_pos), lambda: part_arrays(n_parts, n_pc, n_pos))
 
 
 @jit
@@ -458,7 +464,7 @@ def conv1d_onehot_forward_into(codes, w, bias, y, stride, padding, dilation):
     G, n_groups, n_pass, n_pc, n_pos = plan(C_in, K, L, L_out, stride, padding, dilation)
     kernel, n_threads = _forward.choose(_work(B, L_out, C_out, n_groups))
     n_parts = min(n_threads, B)
-    pcs, gcs = scratch(("conv1d_onehot", n_parts, n_pc, n_pos), lambda: part_arrays(n_parts, n_pc, n_pos))
+    pcs, gcs = kept_part_arrays(n_parts, n_pc, n_pos)
     kernel(codes, w, bias, y, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts, pcs, gcs)
 
 
@@ -469,7 +475,7 @@ def conv1d_onehot_backward_into(dy, codes, dw, db, stride, padding, dilation):
     G, n_groups, n_pass, n_pc, n_pos = plan(C_in, K, codes.shape[1], L_out, stride, padding, dilation)
     kernel, n_threads = _backward.choose(_work(B, L_out, C_out, n_groups))
     n_parts = min(n_threads, B)
-    pcs, gcs = scratch(("conv1d_onehot", n_parts, n_pc, n_pos), lambda: part_arrays(n_parts, n_pc, n_pos))
+    pcs, gcs = kept_part_arrays(n_parts, n_pc, n_pos)
     kernel(dy, codes, dw, db, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts, pcs, gcs)
 
 

@@ -68,10 +68,10 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from motifnet.kernels._jit import SerialOrParallel, jit, scratch
+from motifnet.kernels._jit import SerialOrParallel, jit
 from motifnet.kernels._validate import check_float_array, check_int, check_shape
 from motifnet.kernels.conv1d_onehot import (check_codes, check_weights, conv1d_onehot_forward_reference, group_codes,
-                                            group_table, part_arrays, plan, table_columns)
+                                            group_table, kept_part_arrays, plan, table_columns)
 from motifnet.kernels.global_max import _check_n_valid, global_max_forward_reference
 
 __all__ = [
@@ -200,7 +200,7 @@ def conv1d_onehot_globalmax_forward_into(codes, w, bias, n_valid, groups, y, arg
     G, n_groups, n_pass, n_pc, n_pos = plan(C_in, K, L, L_out, 1, 0, 1)
     kernel, n_threads = _forward.choose(B * L_out * C_out * n_groups)
     n_parts = min(n_threads, B)
-    pcs, gcs = scratch(("conv1d_onehot", n_parts, n_pc, n_pos), lambda: part_arrays(n_parts, n_pc, n_pos))
+    pcs, gcs = kept_part_arrays(n_parts, n_pc, n_pos)
     kernel(codes, w, bias, n_valid, y, argmax, groups, G, n_pass, n_pc, n_pos, n_parts, pcs, gcs)
 
 

@@ -83,13 +83,13 @@ import numpy as np
 
 from numba import prange
 
-from motifnet.kernels._jit import SerialOrParallel, scratch
+from motifnet.kernels._jit import SerialOrParallel
 from motifnet.kernels._validate import check_float_array, check_int, check_shape
 from motifnet.kernels.conv1d import check_geometry, conv1d_output_length
 from motifnet.kernels.conv1d_onehot import (add_row_sums, check_codes, check_weights,
                                             conv1d_onehot_backward_reference, conv1d_onehot_forward_reference,
-                                            group_codes, group_table, part_arrays, plan, rows_into_block, sum_thread_tables,
-                                            table_columns, unfold_group_table)
+                                            group_codes, group_table, kept_part_arrays, plan, rows_into_block,
+                                            sum_thread_tables, table_columns, unfold_group_table)
 from motifnet.kernels.maxpool1d import maxpool1d_backward_reference, maxpool1d_forward_reference
 
 MAX_POOL = 127  # window offsets are int8
@@ -203,7 +203,7 @@ def _loops_of(P):
 def _backward_loops(d_pooled, codes, offsets, dw, db, pool, stride, padding, dilation, G, n_pc, n_pos, n_parts,
                     pcs, gcs):
     # d_pooled: (B, C_out, L_pool)  offsets: (B, L_pool, C_out)  codes: (B, L)
-    # dw: (C_out, C_in, K), db: (C_out,) ADDED to; pcs, gcs: conv1d_onehot's part_arrays' 
+    # dw: (C_out, C_in, K), db: (C_out,) ADDED to; pcs, gcs: conv1d_onehot's part_arrays'
     # forward: pooled[b,o,j] = c[b,o,j*pool + offsets[b,j,o]],
     #          c[b,o,t] = bias[o] + sum_g table[g, gc[t*s + g*G*d], o]
     B, C_out, L_pool = d_pooled.shape
@@ -268,7 +268,7 @@ def conv1d_onehot_maxpool_forward_into(codes, w, bias, pooled, offsets, pool, st
     G, n_groups, n_pass, n_pc, n_pos = plan(C_in, K, L, L_pool * pool, stride, padding, dilation)
     kernel, n_threads = _loops_of(pool).choose(B * L_pool * pool * C_out * n_groups)
     n_parts = min(n_threads, B)
-    pcs, gcs = scratch(("conv1d_onehot", n_parts, n_pc, n_pos), lambda: part_arrays(n_parts, n_pc, n_pos))
+    pcs, gcs = kept_part_arrays(n_parts, n_pc, n_pos)
     kernel(codes, w, bias, pooled, offsets, stride, padding, dilation, G, n_pass, n_pc, n_pos, n_parts, pcs, gcs)
 
 
@@ -280,7 +280,7 @@ def conv1d_onehot_maxpool_backward_into(d_pooled, codes, offsets, dw, db, pool, 
     G, n_groups, _, n_pc, n_pos = plan(C_in, K, codes.shape[1], L_pool * pool, stride, padding, dilation)
     kernel, n_threads = _backward.choose(B * L_pool * pool * C_out * n_groups)
     n_parts = min(n_threads, B)
-    pcs, gcs = scratch(("conv1d_onehot", n_parts, n_pc, n_pos), lambda: part_arrays(n_parts, n_pc, n_pos))
+    pcs, gcs = kept_part_arrays(n_parts, n_pc, n_pos)
     kernel(d_pooled, codes, offsets, dw, db, pool, stride, padding, dilation, G, n_pc, n_pos, n_parts, pcs, gcs)
 
 
