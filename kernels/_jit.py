@@ -65,7 +65,9 @@ Why these options:
   kernel: LLVM knows that a fresh array shares memory with nothing else, and vectorises
   those loops without run-time overlap checks.  Passed in as arguments instead, the
   fused max-pool's backward ran 10-45% slower (one process, old and new alternating,
-  1 thread).  (attention's and the dense layers' kernels still allocate as they did.)
+  1 thread).  attention's kernels follow the same rule (one ``np.empty`` 2-D, copies and
+  zeros by loops).  Kernels off the three models' training path (the dense conv1d that
+  saliency maps run, among others) still allocate as they did.
 * ``nogil``: off, except for kernels that Python threads call at once
   (``SerialOrParallel(fn, nogil=True)``): the scan kernel, which ``motifnet scan`` runs on
   chunks in worker threads while the main thread parses FASTA and writes text

@@ -211,10 +211,14 @@ def _forward_rows(b0, b1, q, k, W, bias, v, context, weights, energy):
     zero = dt(0)
     one = dt(1)
     minus_two = dt(-2)
+    # (every array np.empty of 2 dimensions, a row of one for 1-D: kernels/_jit.py, "allocation")
     kT = np.empty((L, H), dtype=q.dtype)  # k[b] transposed: the sums of F1 run over contiguous memory
-    W_k = np.ascontiguousarray(W[:, H:])  # contiguous copy: Numba vectorises only unit-stride rows
-    qproj = np.empty(H, dtype=q.dtype)
-    scores = np.empty(L, dtype=q.dtype)
+    W_k = np.empty((H, H), dtype=q.dtype)  # W[:, H:], contiguous: Numba vectorises only unit-stride rows
+    for j in range(H):
+        for i in range(H):
+            W_k[j, i] = W[j, H + i]
+    qproj = np.empty((1, H), dtype=q.dtype)[0]
+    scores = np.empty((1, L), dtype=q.dtype)[0]
     for b in range(b0, b1):
         for i in range(H):
             for l in range(L):
@@ -283,14 +287,19 @@ def _backward_rows(b0, b1, d_context, q, k, W, v, weights, energy, dq, dk, dW, d
     dt = q.dtype.type
     zero = dt(0)
     one = dt(1)
+    # (every array np.empty of 2 dimensions, a row of one for 1-D: kernels/_jit.py, "allocation")
     kT = np.empty((L, H), dtype=q.dtype)
     dkT = np.empty((L, H), dtype=q.dtype)
     d_pre = np.empty((L, H), dtype=q.dtype)
-    W_kT = np.ascontiguousarray(W[:, H:].T)  # (H_in, H_out): dkT's sums over j run over contiguous memory
-    dW_k = np.zeros((H, H), dtype=q.dtype)  # key half of dW, accumulated over rows b0..b1-1
-    d_a = np.empty(L, dtype=q.dtype)
-    d_s = np.empty(L, dtype=q.dtype)
-    d_qproj = np.empty(H, dtype=q.dtype)
+    W_kT = np.empty((H, H), dtype=q.dtype)  # W[:, H:].T, (H_in, H_out): dkT's sums over j run over contiguous memory
+    dW_k = np.empty((H, H), dtype=q.dtype)  # key half of dW, accumulated over rows b0..b1-1
+    for i in range(H):
+        for j in range(H):
+            W_kT[i, j] = W[j, H + i]
+            dW_k[i, j] = zero
+    d_a = np.empty((1, L), dtype=q.dtype)[0]
+    d_s = np.empty((1, L), dtype=q.dtype)[0]
+    d_qproj = np.empty((1, H), dtype=q.dtype)[0]
     for b in range(b0, b1):
         for i in range(H):
             for l in range(L):
@@ -349,20 +358,26 @@ def _backward_parallel(d_context, q, k, W, v, weights, energy, dq, dk, dW, db, d
     # accumulates into its own slice and the slices are summed serially afterwards.
     B = k.shape[0]
     H = k.shape[1]
-    dW_part = np.zeros((n_chunks, H, 2 * H), dtype=q.dtype)
-    db_part = np.zeros((n_chunks, H), dtype=q.dtype)
-    dv_part = np.zeros((n_chunks, H), dtype=q.dtype)
+    # chunk c's dW in rows c*H ... c*H + H - 1 (np.empty, 2-D: kernels/_jit.py, "allocation")
+    dW_part = np.empty((n_chunks * H, 2 * H), dtype=q.dtype)
+    db_part = np.empty((n_chunks, H), dtype=q.dtype)
+    dv_part = np.empty((n_chunks, H), dtype=q.dtype)
     for c in prange(n_chunks):
+        for j in range(H):  # this chunk's zeros, by its thread
+            db_part[c, j] = 0
+            dv_part[c, j] = 0
+            for i in range(2 * H):
+                dW_part[c * H + j, i] = 0
         _backward_rows(
             c * B // n_chunks, (c + 1) * B // n_chunks, d_context, q, k, W, v, weights, energy,
-            dq, dk, dW_part[c], db_part[c], dv_part[c],
+            dq, dk, dW_part[c * H:(c + 1) * H], db_part[c], dv_part[c],
         )
     for c in range(n_chunks):
         for j in range(H):
             db[j] += db_part[c, j]
             dv[j] += dv_part[c, j]
             for i in range(2 * H):
-                dW[j, i] += dW_part[c, j, i]
+                dW[j, i] += dW_part[c * H + j, i]
 
 
 def _n_chunks(B: int, H: int, L: int) -> int:
