@@ -294,7 +294,9 @@ def collector_paused():
     its 5,350 calls over all generations 0.54 s (``gc.callbacks``, this machine).  Paused,
     the compilers' garbage waits for the next collection: a first ``motifnet train``'s
     peak RSS went from 234 to 239 MB (313 MB against 249 with the collector off for a
-    whole run that compiled everything in one process).
+    whole run that compiled everything in one process); a first run at L = 200, which
+    also compiles the cnn's compiled step, from 272 to 321 MB in each of the two
+    processes (/usr/bin/time, ps; one run each).
     """
     enabled = gc.isenabled()
     gc.disable()
