@@ -59,9 +59,9 @@ Why these options:
   events, this machine).  So the kernels on the primer model's path (the conv1d_onehot
   family and linear) allocate with one call only, ``np.empty`` of 2 dimensions in the
   data's dtype (a row of it where they need 1-D; zeros written by a loop), compiled
-  once per process (0.1 s), and take their int64 work arrays (each thread's codes) as
-  arguments, which the entry points get from ``scratch``: made once per shape and kept,
-  per Python thread.  The arrays their hot loops store into stay allocated inside the
+  once per process (0.1 s); the convolutions take their int64 work arrays (each thread's
+  codes) as arguments, which the entry points get from ``scratch``: made once per shape
+  and kept, per Python thread.  The arrays their hot loops store into stay allocated inside the
   kernel: LLVM knows that a fresh array shares memory with nothing else, and vectorises
   those loops without run-time overlap checks.  Passed in as arguments instead, the
   fused max-pool's backward ran 10-45% slower (one process, old and new alternating,

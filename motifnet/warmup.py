@@ -455,27 +455,26 @@ class Warmup:
         claims = None
         with collector_paused():  # the compilers' objects: see collector_paused
             try:
-                try:
-                    found = kernels_of(spec)
-                    paths = [index_file(d) for d, _ in found]
-                    if _all_exist(paths):
-                        # all cached (each loads on its first call): the helper is not needed.
-                        # Before this check a warm primer run always waited for one: 1.87 s
-                        # against 1.47 s without (medians of 8 alternating runs, 1 thread)
-                        self._stop()
-                        self.helper = None
-                    else:
-                        with tempfile.TemporaryDirectory(prefix="motifnet-compile-") as folder:
-                            claims = _Claims(folder)
-                            self._compile_with_helper(found, claims, folder, spec)
-                    if _all_exist(paths):  # now compiled, each: the next run may skip the helper
-                        _note(self.model_name, paths)
-                except (KeyboardInterrupt, SystemExit):
-                    raise
-                except Exception as exc:  # the real run compiles what was not compiled here
-                    if log is not None:
-                        log(f"compiling ahead of the run stopped early ({type(exc).__name__}: {exc}); "
-                            f"kernels will compile as they are first called")
+                found = kernels_of(spec)
+                paths = [index_file(d) for d, _ in found]
+                if _all_exist(paths):
+                    # all cached (each loads on its first call): the helper is not needed.
+                    # Before this check a warm primer run always waited for one: 1.87 s
+                    # against 1.47 s without (medians of 8 alternating runs, 1 thread)
+                    self._stop()
+                    self.helper = None
+                else:
+                    with tempfile.TemporaryDirectory(prefix="motifnet-compile-") as folder:
+                        claims = _Claims(folder)
+                        self._compile_with_helper(found, claims, folder, spec)
+                if _all_exist(paths):  # now compiled, each: the next run may skip the helper
+                    _note(self.model_name, paths)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as exc:  # the real run compiles what was not compiled here
+                if log is not None:
+                    log(f"compiling ahead of the run stopped early ({type(exc).__name__}: {exc}); "
+                        f"kernels will compile as they are first called")
             finally:
                 self._stop()
         mine = claims.mine.values() if claims is not None else ()
