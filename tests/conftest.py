@@ -1,5 +1,7 @@
 import os
+import shutil
 import sys
+import tempfile
 
 from hypothesis import HealthCheck, settings
 
@@ -17,6 +19,18 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "motifnet"))
+
+
+# The CLI runs in these tests note which kernels they found (motifnet/warmup.py) in the
+# user's cache folder ($XDG_CACHE_HOME/motifnet); the suite's notes go to a folder of its
+# own, removed at the end, and its subprocesses inherit it.  Numba's own cache is not
+# moved for an install whose source folder is writable (an editable one: __pycache__).
+_CACHE_HOME = tempfile.mkdtemp(prefix="motifnet-tests-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE_HOME
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_CACHE_HOME, ignore_errors=True)
 
 
 def pytest_configure(config):
