@@ -277,6 +277,13 @@ class CNNTrainingStep:
         """One call of the serial or the threaded compilation with ``n_parts`` parts (the
         serial one runs them one after the other), with the optimizer's step if ``update``;
         returns each part's summed loss."""
+        args = self.arguments(codes, targets, n_parts, update)
+        _step_of(self.pool, parallel)(*args)
+        return args[_LOSSES]
+
+    def arguments(self, codes, targets, n_parts, update=False):
+        """The arguments of one call of the step (``_step_loops``'s, in order); with
+        ``update``, Adam's scalars of the optimizer's next step, which this counts."""
         B = codes.shape[0]
         m, dt = self.model, self.dtype.type
         if self.part_grads.shape[0] < n_parts - 1:
@@ -289,15 +296,14 @@ class CNNTrainingStep:
             exp_avg, exp_avg_sq = opt.flat_state()[2:]
         else:
             adam, exp_avg, exp_avg_sq = _NO_ADAM, m.flat_params[:0], m.flat_params[:0]
-        _step_of(self.pool, parallel)(
-            codes, targets, *(p.data for p in self.params), m.flat_grads, self.part_grads, self.offs, self.geo,
-            self.plan, self.pos_weight, d_loss, self.pooled[:B], self.offsets[:B], self.z[:B], self.logits[:B],
-            self.d_logits[:B], self.dz[:B], self.d_pooled[:B], losses, n_parts, m.flat_params, exp_avg, exp_avg_sq,
-            adam, update)
-        return losses
+        return (codes, targets, *(p.data for p in self.params), m.flat_grads, self.part_grads, self.offs, self.geo,
+                self.plan, self.pos_weight, d_loss, self.pooled[:B], self.offsets[:B], self.z[:B], self.logits[:B],
+                self.d_logits[:B], self.dz[:B], self.d_pooled[:B], losses, n_parts, m.flat_params, exp_avg,
+                exp_avg_sq, adam, update)
 
 
 _NO_ADAM = np.zeros(7)
+_LOSSES = _step_loops.__code__.co_varnames.index("losses")  # its place among _step_loops's arguments
 
 
 def compiled_step_for(model, x, batch_size, optimizer=None):
