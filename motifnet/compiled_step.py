@@ -39,6 +39,11 @@ ratios; three runs at L = 200 minutes apart, as the shared machine's speed moved
 * 2 threads against 1: 1.02x, 1.27x and 1.48x at L = 200 (a bare step, the same batch
   again and again, 1.3-1.8x), 1.61x at L = 1000, 1.00x at L = 50.
 
+Why not 2x (``python -m benchmarks.step_parts``: each part timed on its thread; README,
+Speed): each part pays ~16 us of fixed work, the gradient sum and Adam hardly divide, and
+on a shared VM one core often runs slower than the other for seconds, and the step waits
+for its part.
+
 It compiles once per machine (cached, like every kernel): about 3-4 s for the serial
 version (used on one thread) and 8 s for the threaded one (used on more), beyond the
 kernels it calls: Numba links the callees' code into the caller and optimises it again.
