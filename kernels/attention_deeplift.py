@@ -73,9 +73,9 @@ multiplier is the derivative (the secant's limit), so the rule reduces to the gr
 (B1)-(B7) of kernels/attention.py as x' -> x.  No threshold anywhere.
 
 The forward here is recomputed (F1)-(F5) in the caller's dtype with libm's tanh and
-exp; the model's context comes from kernels/attention.py's fast tanh (<= 1.5 ulp(1)
-apart), so a DeepLIFT of the whole model sees the two differ by that rounding: a
-completeness error at float precision, not a rule's.
+exp; the model's context comes from kernels/attention.py's fast tanh (<= 2.3 ulp(1)
+apart in float32, 1.5 ulp(1) in float64), so a DeepLIFT of the whole model sees the two
+differ by that rounding: a completeness error at float precision, not a rule's.
 
 Layout of this file: 1. the reference loops, float64; 2. the fast loops (the same
 loops compiled, sequences as the unit of thread parallelism) and their entry point

@@ -1,6 +1,6 @@
 """kernels/attention.py: what the registry's generic checks (tests/test_ops.py) do not cover:
 the tutorial's own torch module, weights summing to one, huge scores, NaN, the parallel loops,
-the += contract, argument checks."""
+the += contract, argument checks, the float32 tanh."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from motifnet.kernels.attention import (
     _forward,
     _forward_parallel,
     _forward_serial,
+    _tanh_f32,
     attention_backward,
     attention_backward_into,
     attention_backward_reference,
@@ -66,6 +67,39 @@ def test_huge_scores_stay_finite_float32(sign):
     n_context, n_weights = attention_forward_reference(*(a.astype(np.float64) for a in (q, k, W, b, v)))
     assert_close("weights", weights, n_weights, rtol=1e-4)
     assert_close("context", context, n_context, rtol=1e-4)
+
+
+# ---------------------------------------------------------------- the float32 tanh
+def test_float32_tanh_is_within_three_ulp_of_tanh():
+    # _tanh_f32 (module docstring, F2) against float64 tanh: a grid over [-12, 12], normal
+    # draws, magnitudes from 1e-30 to 30 (where a relative error shows), the clamp's edges
+    rng = rng_from(11)
+    x = np.concatenate([np.linspace(-12, 12, 40_001), 3 * rng.standard_normal(20_000),
+                        rng.choice([-1.0, 1.0], 20_000) * 10.0 ** rng.uniform(-30, 1.5, 20_000),
+                        [7.9, 7.99881172180175781, 8.0, 9.0, 1e30, -1e30]]).astype(np.float32)
+    t = np.array([_tanh_f32(v) for v in x])  # Numba returns a float32 as a Python float
+    assert np.array_equal(t.astype(np.float32), t), "not computed in float32"
+    exact = np.tanh(x.astype(np.float64))
+    err = np.abs(t.astype(np.float64) - exact)
+    eps = float(np.finfo(np.float32).eps)  # = ulp(1)
+    assert err.max() <= 3 * eps, f"worst absolute error {err.max():.3g} at x = {x[err.argmax()]}"
+    rel = err[exact != 0] / np.abs(exact[exact != 0])
+    assert rel.max() <= 3 * eps, f"worst relative error {rel.max():.3g}"
+    assert np.all(np.abs(t) <= 1) and np.array_equal(np.array([_tanh_f32(-v) for v in x]), -t)
+
+
+def test_float32_tanh_of_inf_nan_and_signed_zero():
+    values = [np.float32(v) for v in (np.inf, -np.inf, np.nan, 0.0, -0.0)]
+    t = [_tanh_f32(v) for v in values]
+    assert t[0] == 1 and t[1] == -1 and np.isnan(t[2])
+    assert t[3] == 0 and not np.signbit(t[3]) and t[4] == 0 and np.signbit(t[4])
+
+
+def test_nan_propagates_float32():
+    q, k, W, b, v, _ = make_inputs(rng_from(5), B=2, H=3, L=4, dtype=np.float32)
+    k[1, 0, 2] = np.nan
+    context, weights = attention_forward(q, k, W, b, v)
+    assert np.all(np.isfinite(context[0])) and np.all(np.isnan(weights[1]))
 
 
 def test_nan_propagates():
