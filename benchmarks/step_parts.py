@@ -57,8 +57,8 @@ def _timed_loops(codes, targets, wc, bc, w1, b1, w2, b2, grads, part_grads, offs
                  d_loss, pooled, offsets, z, logits, d_logits, dz, d_pooled, losses, n_parts,
                  params, exp_avg, exp_avg_sq, adam, do_adam, marks):
     # compiled_step._step_loops with cycle counts in marks: [0] the step's start and the
-    # first region's end, [1 + part] each part's start and end, [n_parts + 1] the second
-    # region's start and end
+    # first region's end, [1 + part] each part's start and end, [n_parts + 1, 0] the
+    # step's end (so the second region runs from marks[0, 1] to it)
     marks[0, 0] = _cycles()
     for part in prange(n_parts):
         start = _cycles()
@@ -69,8 +69,7 @@ def _timed_loops(codes, targets, wc, bc, w1, b1, w2, b2, grads, part_grads, offs
     marks[0, 1] = _cycles()
     for c in prange(n_parts):
         sum_and_update(np.int64(c), n_parts, grads, part_grads, params, exp_avg, exp_avg_sq, adam, do_adam)
-    marks[n_parts + 1, 0] = marks[0, 1]
-    marks[n_parts + 1, 1] = _cycles()
+    marks[n_parts + 1, 0] = _cycles()
 
 
 def _cycles_per_us() -> float:
@@ -105,7 +104,7 @@ def main(L: int, seconds: float) -> None:
         while time.perf_counter() < end:
             loops(*args[n], marks)
             rows.append([marks[1 + p, 1] - marks[1 + p, 0] for p in range(n)]
-                        + [marks[n + 1, 1] - marks[n + 1, 0], marks[n + 1, 1] - marks[0, 0]])
+                        + [marks[n + 1, 0] - marks[0, 1], marks[n + 1, 0] - marks[0, 0]])
         return np.median(np.array(rows), axis=0) / per_us
 
     print(f"L = {L}, batch {BATCH}, cycle counter {per_us:.0f} per us; medians per window of {WINDOW_S} s, us")
