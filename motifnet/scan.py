@@ -478,7 +478,7 @@ class Scanner:
         # einsum, not `@`: a matrix product this size goes to OpenBLAS's threads, which then
         # spin on every other core for a while after each call; a scan at --threads 1 used
         # two cores (process CPU time 2x the main thread's), and at 2 its kernel threads
-        # raced the spinning ones (README, Speed)
+        # raced the spinning ones (benchmarks/HISTORY.md, "The scan command on two threads")
         grad = np.einsum("nh,hf->nf", active * w2, w1)
         c = np.maximum(m, 0).astype(np.float64) * grad
         best = np.argmax(c, axis=1)
