@@ -173,6 +173,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import contextlib
 import dataclasses
 import math
 import os
@@ -607,6 +608,27 @@ def _kernel_pool(workers: int):
                               initializer=numba.set_num_threads, initargs=(1,))
 
 
+@contextlib.contextmanager
+def _serial_kernels_here(on: bool = True):
+    """While the block runs, this thread's kernels run serially (Numba's thread count is
+    per thread): with a pool of scanning threads the threads are the pool's, so this
+    thread's model head and site steps need no threaded compilation of their kernels.
+    A first ``motifnet scan`` compiled the scan kernel's and the linear layer's threaded
+    versions for the calibration and the head (7.8 s of its ~13 s of compiling, one
+    traced run) besides the serial ones the workers run."""
+    if not on:
+        yield
+        return
+    import numba
+
+    n = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(n)
+
+
 # --------------------------------------------------------------------------- site calls
 class Calls(NamedTuple):
     """Called sites of one record, one entry per call (arrays of one length)."""
@@ -802,7 +824,7 @@ class Calibration:
 def calibrate_threshold(model, background, *, window: int, step: int | None = None,
                         false_calls_per_mb: float = DEFAULT_FALSE_CALLS_PER_MB,
                         total_bases: int = CALIBRATION_BASES, seed: int = 0,
-                        source: str = "shuffled background") -> Calibration:
+                        source: str = "shuffled background", workers: int = 1) -> Calibration:
     """The lowest threshold at which shuffled ``background`` yields <= ``false_calls_per_mb`` merged calls.
 
     Parameters
@@ -814,6 +836,9 @@ def calibrate_threshold(model, background, *, window: int, step: int | None = No
     total_bases : background scanned: ceil(total_bases / len(background)) dinucleotide shuffles
         of each sequence (N kept in place), each replicate scanned as one record
     seed : seeds the shuffles
+    workers : threads scanning the replicates at once, each serially (as ``Scanner.scan_fasta``'s),
+        while this one shuffles the next and finishes the scanned ones in order; the
+        threshold is the same at any number
 
     Returns
     -------
@@ -836,12 +861,27 @@ def calibrate_threshold(model, background, *, window: int, step: int | None = No
     joined = np.concatenate([part for s in seqs for part in (s, np.full(1, -1, np.int8))])
     pieces = np.ones(joined.size, dtype=bool)
     pieces[np.cumsum([s.size + 1 for s in seqs]) - 1] = False
-    for _ in range(replicates):
-        shuffled = dinucleotide_shuffle(joined, rng)[pieces]
-        sc = scanner.scan_codes("background", shuffled)
+
+    def collect(sc):
         ok = sc.scored & (sc.site_filter >= 0)
         per_replicate.append(Calls(sc.site_start[ok], sc.site_end[ok], sc.site_strand[ok], sc.logit[ok],
                                    sc.site_filter[ok]))
+
+    pool = _kernel_pool(workers) if workers > 1 else None
+    started = collections.deque()  # replicates whose kernel runs, oldest first: their finish()
+    try:
+        with _serial_kernels_here(pool is not None):
+            for _ in range(replicates):
+                shuffled = dinucleotide_shuffle(joined, rng)[pieces]
+                n = scanner.n_windows(shuffled.size)
+                started.append(scanner.begin("background", shuffled, 0, 0, n, shuffled.size, n, pool))
+                while len(started) >= (2 * workers if pool is not None else 1):
+                    collect(started.popleft()())
+            while started:
+                collect(started.popleft()())
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     scanned = replicates * n_bases
     allowed = int(math.floor(false_calls_per_mb * scanned / 1e6))
 
@@ -1053,40 +1093,42 @@ def scan_fasta_to_folder(model, sequences, folder, *, window=None, step=None, de
             counts["sites"] += len(calls)
 
     stream = None
-    try:
-        stream = scanner.scan_fasta(sequences, region=region, chunk_size=chunk_size, progress=progress,
-                                    workers=workers)
-        while True:
-            t_read = time.perf_counter()
-            try:
-                scores = next(stream)
-            except StopIteration:
-                break
-            scan_seconds += time.perf_counter() - t_read
-            if scores.record_done and scores.record not in done_records:
-                done_records.add(scores.record)
-                counts["bases"] += int(scores.record_length)
-                if region is not None:
-                    region_length = int(scores.record_length)
-            counts["windows"] += len(scores)
-            counts["windows_scored"] += int(scores.scored.sum())
-            counts["windows_mostly_n"] += int((~scores.scored).sum())
-            graph.write(scores.record, bedgraph_text(scores))
+    # with a pool of scanning threads, this thread's kernels run serially (_serial_kernels_here)
+    with _serial_kernels_here(workers > 1 and not scanner.fixed):
+        try:
+            stream = scanner.scan_fasta(sequences, region=region, chunk_size=chunk_size, progress=progress,
+                                        workers=workers)
+            while True:
+                t_read = time.perf_counter()
+                try:
+                    scores = next(stream)
+                except StopIteration:
+                    break
+                scan_seconds += time.perf_counter() - t_read
+                if scores.record_done and scores.record not in done_records:
+                    done_records.add(scores.record)
+                    counts["bases"] += int(scores.record_length)
+                    if region is not None:
+                        region_length = int(scores.record_length)
+                counts["windows"] += len(scores)
+                counts["windows_scored"] += int(scores.scored.sum())
+                counts["windows_mostly_n"] += int((~scores.scored).sum())
+                graph.write(scores.record, bedgraph_text(scores))
+                if caller is not None:
+                    emit(caller.add(scores))
             if caller is not None:
-                emit(caller.add(scores))
-        if caller is not None:
-            emit(caller.finish())
-            counts["windows_above_threshold"] = caller.n_windows_above
-        graph.finish()
-        if bed is not None:
-            bed.finish()
-    except BaseException:
-        if stream is not None:
-            stream.close()  # its worker threads finish the chunk they scan, and stop
-        graph.discard()
-        if bed is not None:
-            bed.discard()
-        raise
+                emit(caller.finish())
+                counts["windows_above_threshold"] = caller.n_windows_above
+            graph.finish()
+            if bed is not None:
+                bed.finish()
+        except BaseException:
+            if stream is not None:
+                stream.close()  # its worker threads finish the chunk they scan, and stop
+            graph.discard()
+            if bed is not None:
+                bed.discard()
+            raise
     counts["records"] = len(done_records)
     seconds = time.perf_counter() - t0
     if region is not None and region_length is not None:

@@ -13,6 +13,7 @@ import json
 import math
 import threading
 
+import numba
 import numpy as np
 import pytest
 
@@ -374,6 +375,71 @@ def test_calibrated_threshold_allows_the_stated_false_calls():
     with pytest.raises(UserError, match="at least 120 bases"):
         calibrate_threshold(model, [background[0][:50]], window=120, step=60)
 
+
+
+def test_calibration_on_worker_threads_gives_the_same_threshold(monkeypatch):
+    # the replicates are scanned on the pool, finished in order: the same calls, the same threshold
+    model = random_model(seed=6)
+    rng = np.random.default_rng(6)
+    background = [random_codes(rng, int(rng.integers(150, 300))) for _ in range(40)]
+    kw = dict(window=120, step=60, false_calls_per_mb=2000.0, total_bases=60_000, seed=1)
+    serial = calibrate_threshold(model, background, **kw)
+    ran_on, window_maxima = [], Scanner._window_maxima
+
+    def recorded(self, *args):
+        ran_on.append(threading.current_thread().name)
+        return window_maxima(self, *args)
+
+    monkeypatch.setattr(Scanner, "_window_maxima", recorded)
+    threaded = calibrate_threshold(model, background, workers=3, **kw)
+    assert threaded == serial and serial.replicates >= 6
+    assert len(ran_on) == serial.replicates and all(name.startswith("motifnet-scan") for name in ran_on)
+    assert not _scan_threads()
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two Numba threads to choose from")
+def test_with_a_pool_of_scanning_threads_no_kernel_runs_threaded(tmp_path, monkeypatch):
+    # the pool's threads are the scan's threads: the calling thread's kernels (the model's
+    # head, the calibration's) run serially, so a first scan never compiles a threaded
+    # version (which had taken 7.8 s of a first `motifnet scan`'s compiling)
+    from motifnet.kernels import _jit, linear
+    from motifnet.kernels import scan as scan_kernel
+
+    # every call big enough for threads: the scan kernel's (by work), the head's linear layer's (by time)
+    monkeypatch.setattr(_jit, "PARALLEL_MIN_WORK", 1)
+    monkeypatch.setattr(_jit, "_parallel_min_ns", lambda: 0.0)
+    threaded_calls = []
+
+    def recording(name, parallel):
+        def recorded(*args):
+            threaded_calls.append(name)
+            return parallel(*args)
+        return recorded
+
+    for name, kernel in (("scan", scan_kernel._forward), ("linear", linear._forward)):
+        monkeypatch.setattr(kernel, "parallel", recording(name, kernel.parallel))
+    rng = np.random.default_rng(8)
+    path = write_fasta(tmp_path / "in.fa", [("r1", random_codes(rng, 3000, n_runs=1)), ("r2", random_codes(rng, 900))])
+    model = planted_model()
+    before = numba.get_num_threads()
+    numba.set_num_threads(2)
+    try:
+        scanner = Scanner(model, window=100, step=50)
+        for _ in range(3):  # the linear layer's first call is its serial probe
+            scanner.scan_codes("r2", random_codes(rng, 900))
+        # the test sees threaded calls: outside the scan and its calibration, they are made
+        assert {"scan", "linear"} <= set(threaded_calls)
+        threaded_calls.clear()
+        background = [random_codes(rng, 300) for _ in range(10)]
+        threshold = calibrate_threshold(model, background, window=100, step=50, total_bases=6000, workers=2)
+        (tmp_path / "out").mkdir()
+        summary = scan_fasta_to_folder(model, path, tmp_path / "out", window=100, step=50, threshold=threshold,
+                                       chunk_size=500, workers=2)
+        assert summary.counts["windows"] > 0 and threaded_calls == []
+        assert numba.get_num_threads() == 2  # the caller's thread count, given back
+    finally:
+        numba.set_num_threads(before)
+    assert not _scan_threads()
 
 # --------------------------------------------------------------------------- sharding
 def test_regions_at_multiples_of_the_step_merge_to_the_whole_scan(tmp_path):

@@ -66,7 +66,7 @@ def add_parser(subparsers):
     return p
 
 
-def _threshold(args, model, metadata, scanner_window, scanner_step, say):
+def _threshold(args, model, metadata, scanner_window, scanner_step, say, workers=1):
     """The Calibration the scan uses (module docstring of motifnet.scan, "The threshold")."""
     from motifnet import scan
 
@@ -97,7 +97,7 @@ def _threshold(args, model, metadata, scanner_window, scanner_step, say):
         raise UserError(f"{args.sequences}: too little sequence to calibrate a threshold on (give --threshold P)")
     c = scan.calibrate_threshold(model, background, window=scanner_window, step=scanner_step,
                                  false_calls_per_mb=target, source="shuffles of the input's first "
-                                 f"{sum(len(b) for b in background):,} bases")
+                                 f"{sum(len(b) for b in background):,} bases", workers=workers)
     say(f"scan: threshold p > {c.probability:.6g} (logit {c.logit:.3f}), calibrated for {target:g} false calls per "
         f"Mb on {c.background_bases / 1e6:.1f} Mb of shuffled input")
     return c
@@ -130,7 +130,9 @@ def run(args) -> int:
             f"sites in K-mers between windows cannot be called")
     threshold, database, db_name = None, None, None
     if scanner.sites:
-        threshold = _threshold(args, model, metadata, scanner.window, scanner.step, say)
+        import numba
+
+        threshold = _threshold(args, model, metadata, scanner.window, scanner.step, say, numba.get_num_threads())
         if args.motif_db is None:
             from motifnet.motif import load_default_database
             from motifnet.motif.database import DEFAULT_DATABASE_NAME
