@@ -172,9 +172,47 @@ def _step(spec: dict) -> None:
             model.forward(x, lengths, check=False, need_backward=False)
 
 
+def scan_spec_of(model, window: int, step: int, calibrate: bool = True) -> dict:
+    """What the helper needs to run a scan's recording step (``_scan_step``): JSON-able."""
+    return {"job": "scan", "architecture": model.name, "hyperparameters": model.hyperparameters(),
+            "dtype": np.dtype(model.dtype).name, "window": int(window), "step": int(step),
+            "calibrate": bool(calibrate)}
+
+
+def _scan_step(spec: dict) -> None:
+    """The kernel calls a first ``motifnet scan`` of a site-calling model makes, on zeros of
+    its types: the scan table (``Scanner``), the calibration's dinucleotide shuffle (if it calibrates), the scan
+    kernel as every scanning thread runs it (serially) and the model's head
+    (``Scanner._deepbind``, on the calling thread, serially too: ``motifnet.scan``)."""
+    import numba
+
+    from motifnet.kernels.scan import scan_forward_into, scan_table_into, scan_table_shape
+    from motifnet.models import MODELS
+    from motifnet.negatives import dinucleotide_shuffle
+
+    dtype = np.dtype(spec["dtype"])
+    model = MODELS[spec["architecture"]](**spec["hyperparameters"], dtype=dtype)
+    _zero_buffers(model)
+    F, K, W = model.n_filters, model.kernel_size, spec["window"]
+    table = np.zeros(scan_table_shape(F, K), dtype=dtype)
+    scan_table_into(model.conv.weight.data, model.conv.bias.data, table)
+    if spec["calibrate"]:
+        dinucleotide_shuffle((np.arange(W) % 4).astype(np.int8), np.random.default_rng(0))
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        scan_forward_into(np.zeros(W, np.int8), table, K, W, spec["step"], 0, np.zeros((1, F), dtype),
+                          np.zeros((1, F), np.int64), np.zeros((1, F), np.int8))
+        m = np.zeros((1, F), dtype)
+        model.fc2.forward(model.fc1_relu.forward(model.fc1.forward(model.pool_relu.forward(m))))
+    finally:
+        numba.set_num_threads(threads)
+
+
 def kernels_of(spec: dict) -> list:
-    """``[(dispatcher, argument types)]``: the kernels the run's first step calls that this
-    process has not compiled yet, in the order of their first calls.
+    """``[(dispatcher, argument types)]``: the kernels the run's first step calls (or, for a
+    ``scan_spec_of`` spec, its scan's) that this process has not compiled yet, in the order
+    of their first calls.
 
     The step runs with Numba's compile-on-first-call entry replaced by a recorder: a kernel
     not yet compiled here is noted and skipped (nothing is compiled or run); one already
@@ -196,7 +234,7 @@ def kernels_of(spec: dict) -> list:
     original = Dispatcher._compile_for_args
     Dispatcher._compile_for_args = record
     try:
-        _step(spec)
+        (_scan_step if spec.get("job") == "scan" else _step)(spec)
     finally:
         Dispatcher._compile_for_args = original
     return found
@@ -448,10 +486,23 @@ class Warmup:
         """Compile (or load) every kernel a training run of ``model`` on ``x`` calls first."""
         from motifnet.train import EVAL_BATCH_SIZE
 
-        start = time.perf_counter()
         if not self.on:
             return self.report
-        spec = spec_of(model, x, lengths, batch_size, eval_batch_size or EVAL_BATCH_SIZE)
+        return self._compile_spec(spec_of(model, x, lengths, batch_size, eval_batch_size or EVAL_BATCH_SIZE), log)
+
+    def compile_for_scan(self, model, window: int, step: int, calibrate: bool = True, log=None) -> dict:
+        """Compile (or load) every kernel a ``motifnet scan`` of a site-calling ``model`` calls
+        (``calibrate``: the threshold's shuffles too)."""
+        if not self.on:
+            return self.report
+        return self._compile_spec(scan_spec_of(model, window, step, calibrate), log)
+
+    def stop(self) -> None:
+        """No kernels to compile after all: the helper, if started, exits."""
+        self._stop()
+
+    def _compile_spec(self, spec, log) -> dict:
+        start = time.perf_counter()
         claims = None
         with collector_paused():  # the compilers' objects: see collector_paused
             try:

@@ -103,6 +103,60 @@ def test_the_kernels_found_are_every_kernel_a_training_run_calls(name):
     assert out["compiled_step"] == (name == "cnn_long")
 
 
+
+SCAN_COVERAGE = """
+import json, sys, tempfile
+from pathlib import Path
+import numba
+import numpy as np
+from numba.core.dispatcher import Dispatcher
+from motifnet import warmup
+from motifnet.models import DeepBind
+from motifnet.scan import Calibration, Scanner, calibrate_threshold, scan_fasta_to_folder
+
+workers = int(sys.argv[1])
+numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
+model = DeepBind(n_filters=6, kernel_size=9, hidden=5, seed=0)
+found = warmup.kernels_of(warmup.scan_spec_of(model, 120, 60))
+nothing_compiled = all(len(d.signatures) == 0 for d, _ in found)
+class All:
+    def claim(self, key):
+        return True
+warmup.compile_kernels(found, All())
+
+missed = []
+original = Dispatcher._compile_for_args
+def recording(self, *args, **kws):
+    missed.append(f"{self.py_func.__qualname__}{tuple(self.typeof_pyval(a) for a in args)}")
+    return original(self, *args, **kws)
+Dispatcher._compile_for_args = recording
+rng = np.random.default_rng(0)
+folder = Path(tempfile.mkdtemp())
+seq = "".join("ACGT"[i] for i in rng.integers(0, 4, 3000))
+(folder / "in.fa").write_text(">r1\\n" + seq[:2000] + "\\nNNNN" + seq[2000:] + "\\n")
+background = [rng.integers(0, 4, 300).astype(np.int8) for _ in range(10)]
+threshold = calibrate_threshold(model, background, window=120, step=60, total_bases=6000, workers=workers)
+(folder / "out").mkdir()
+scan_fasta_to_folder(model, folder / "in.fa", folder / "out", window=120, step=60, threshold=threshold,
+                     chunk_size=700, workers=workers)
+print(json.dumps({"found": [warmup._key(d, t) for d, t in found], "nothing_compiled": nothing_compiled,
+                  "missed": missed}))
+"""
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_kernels_found_for_a_scan_are_every_kernel_a_scan_calls(workers):
+    # as above, for motifnet scan's recording step: its calibration and its scan, with one
+    # scanning thread and with a pool of two, call no kernel it did not find
+    proc = _run_python(SCAN_COVERAGE.replace("sys.argv[1]", repr(str(workers))))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(out["found"]) >= 5, out["found"]  # table, shuffle, scan kernel, the head's layers
+    assert any("_shuffle_runs" in k for k in out["found"]) and any("scan._forward_loops" in k or
+                                                                   "_forward_loops" in k for k in out["found"])
+    assert out["nothing_compiled"]
+    assert out["missed"] == [], f"not found: {out['missed']}"
+
 def _found_keys(spec):
     code = f"""
     import json

@@ -66,6 +66,15 @@ def add_parser(subparsers):
     return p
 
 
+def prepare(args):
+    """Before Numba is imported (``motifnet.cli`` calls this first): start the process that
+    shares a first scan's compiling (``motifnet.warmup``), so that its start-up overlaps ours."""
+    from motifnet.warmup import Warmup
+
+    args.warmup = Warmup("scan")
+    return args.warmup
+
+
 def _threshold(args, model, metadata, scanner_window, scanner_step, say, workers=1):
     """The Calibration the scan uses (module docstring of motifnet.scan, "The threshold")."""
     from motifnet import scan
@@ -128,6 +137,12 @@ def run(args) -> int:
     if scanner.gaps_between_windows():
         say(f"warning: --step {scanner.step} > window - K + 1 = {scanner.window - scanner.kernel_size + 1}: "
             f"sites in K-mers between windows cannot be called")
+    warmup = getattr(args, "warmup", None) or prepare(args)
+    if scanner.sites:  # a first scan's kernels compile on two cores (motifnet.warmup)
+        warmup.compile_for_scan(model, scanner.window, scanner.step, calibrate=args.threshold is None,
+                                log=lambda message: print(f"warning: {message}", file=sys.stderr, flush=True))
+    else:
+        warmup.stop()  # a fixed-length model's forward: the layers' kernels, compiled as they are called
     threshold, database, db_name = None, None, None
     if scanner.sites:
         import numba
