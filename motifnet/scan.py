@@ -162,6 +162,12 @@ on the 2-vCPU Intel VM, 50 Mbp, ``python -m benchmarks --parts scan``, two runs:
 23.7 -> 38.2 and 25.7 -> 42.1 Mbp/s streaming from plain FASTA (1.61x, 1.64x), 23.9 ->
 38.1 and 25.9 -> 33.4 from gzip (1.59x, 1.29x; the main thread also inflates).
 
+With a pool, the main thread's own kernels (the model's head) run serially too, and the
+threshold's calibration scans its shuffled replicates on the same pool, so a first scan
+compiles only the serial kernels (the threaded versions of the scan kernel and the linear
+layer had been 7.8 s of a first scan's ~13 s of compiling), and shares that with a helper
+process (``motifnet.warmup``, ``Warmup.compile_for_scan``).
+
 One thing kept a pipeline like this from paying before: NumPy's ``@`` on the site step's
 (windows x hidden) @ (hidden x filters) went to OpenBLAS, whose threads then spin on
 the other core after each call; a one-thread scan used two cores (process CPU time

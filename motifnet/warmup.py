@@ -17,6 +17,8 @@ How
    in this process is noted with its argument types and skipped: nothing is compiled and
    nothing runs.  (One already compiled runs, on zeros: the copy's buffers are made as
    zeros, which are valid values and indices for every kernel.)
+   ``motifnet scan`` records its own calls instead (``_scan_step``: the scan table, the
+   calibration's shuffle, the scan kernel, the model's head; ``Warmup.compile_for_scan``).
 2. *Who compiles what* (``compile_kernels``): the kernels are taken largest first (by
    ``code_size``), and each goes to the process that first creates its file, with
    ``O_EXCL``, in a folder both share (``_Claims``).  That process compiles it with
