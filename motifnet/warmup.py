@@ -183,9 +183,10 @@ def scan_spec_of(model, window: int, step: int, calibrate: bool = True) -> dict:
 
 def _scan_step(spec: dict) -> None:
     """The kernel calls a first ``motifnet scan`` of a site-calling model makes, on zeros of
-    its types: the scan table (``Scanner``), the calibration's dinucleotide shuffle (if it calibrates), the scan
-    kernel as every scanning thread runs it (serially) and the model's head
-    (``Scanner._deepbind``, on the calling thread, serially too: ``motifnet.scan``)."""
+    its types: the scan table (``Scanner``), the calibration's dinucleotide shuffle (if it
+    calibrates), the scan kernel as every scanning thread runs it (serially) and the
+    model's head (``Scanner._deepbind``, on the calling thread, serially too:
+    ``motifnet.scan``)."""
     import numba
 
     from motifnet.kernels.scan import scan_forward_into, scan_table_into, scan_table_shape

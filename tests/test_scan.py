@@ -376,7 +376,6 @@ def test_calibrated_threshold_allows_the_stated_false_calls():
         calibrate_threshold(model, [background[0][:50]], window=120, step=60)
 
 
-
 def test_calibration_on_worker_threads_gives_the_same_threshold(monkeypatch):
     # the replicates are scanned on the pool, finished in order: the same calls, the same threshold
     model = random_model(seed=6)
