@@ -42,6 +42,24 @@ def test_a_claim_is_taken_once_and_remembered(tmp_path):
     assert len(list(tmp_path.iterdir())) == 2
 
 
+# after `found = warmup.kernels_of(...)` in a fresh process: the kernels found compiled (or
+# loaded), then every first call of a kernel with new argument types noted in `missed`
+COMPILE_FOUND_THEN_NOTE_MISSES = """
+nothing_compiled = all(len(d.signatures) == 0 for d, _ in found)
+class All:
+    def claim(self, key):
+        return True
+warmup.compile_kernels(found, All())
+
+missed = []
+original = Dispatcher._compile_for_args
+def recording(self, *args, **kws):
+    missed.append(f"{self.py_func.__qualname__}{tuple(self.typeof_pyval(a) for a in args)}")
+    return original(self, *args, **kws)
+Dispatcher._compile_for_args = recording
+"""
+
+
 COVERAGE = """
 import json, sys
 import numpy as np
@@ -68,18 +86,7 @@ for i, n in enumerate(lengths):
 labels = rng.integers(0, 2, size=70)
 
 found = warmup.kernels_of(warmup.spec_of(model, codes[:50], lengths[:50], B, 64))
-nothing_compiled = all(len(d.signatures) == 0 for d, _ in found)
-class All:
-    def claim(self, key):
-        return True
-warmup.compile_kernels(found, All())
-
-missed = []
-original = Dispatcher._compile_for_args
-def recording(self, *args, **kws):
-    missed.append(f"{self.py_func.__qualname__}{tuple(self.typeof_pyval(a) for a in args)}")
-    return original(self, *args, **kws)
-Dispatcher._compile_for_args = recording
+""" + COMPILE_FOUND_THEN_NOTE_MISSES + """
 fit(model, codes[:50], labels[:50], codes[50:], labels[50:], lengths_train=lengths[:50],
     lengths_valid=lengths[50:], epochs=2, batch_size=B)
 evaluate(model, codes[50:], labels[50:], lengths[50:])
@@ -118,18 +125,7 @@ workers = int(sys.argv[1])
 numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
 model = DeepBind(n_filters=6, kernel_size=9, hidden=5, seed=0)
 found = warmup.kernels_of(warmup.scan_spec_of(model, 120, 60))
-nothing_compiled = all(len(d.signatures) == 0 for d, _ in found)
-class All:
-    def claim(self, key):
-        return True
-warmup.compile_kernels(found, All())
-
-missed = []
-original = Dispatcher._compile_for_args
-def recording(self, *args, **kws):
-    missed.append(f"{self.py_func.__qualname__}{tuple(self.typeof_pyval(a) for a in args)}")
-    return original(self, *args, **kws)
-Dispatcher._compile_for_args = recording
+""" + COMPILE_FOUND_THEN_NOTE_MISSES + """
 rng = np.random.default_rng(0)
 folder = Path(tempfile.mkdtemp())
 seq = "".join("ACGT"[i] for i in rng.integers(0, 4, 3000))
