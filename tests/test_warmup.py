@@ -374,14 +374,30 @@ def _helpers_using(cache: Path) -> list[int]:
     return pids
 
 
+def _scan_input(folder):
+    """A run folder with a deepbind model, and a FASTA to scan with it: ``motifnet scan``'s arguments."""
+    from motifnet.model_io import save_model
+    from motifnet.models import DeepBind
+
+    run = folder / "model-run"
+    run.mkdir()
+    save_model(DeepBind(n_filters=4, kernel_size=9, hidden=4, seed=0), run / "model.npz",
+               metadata={"train_lengths": {"median": 100.0}})
+    seq = "".join("ACGT"[i] for i in np.random.default_rng(0).integers(0, 4, 20_000))
+    (folder / "in.fa").write_text(">r1\n" + seq + "\n")
+    return [str(run), str(folder / "in.fa")]
+
+
+@pytest.mark.parametrize("command", ["train", "scan"])
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_an_interrupt_while_two_processes_compile_stops_both_and_leaves_nothing(tmp_path, signum, status):
+def test_an_interrupt_while_two_processes_compile_stops_both_and_leaves_nothing(tmp_path, command, signum, status):
     cache, tmp, out = tmp_path / "cache", tmp_path / "tmp", tmp_path / "run"
     cache.mkdir()
     tmp.mkdir()
+    inputs = _scan_input(tmp_path) if command == "scan" else []
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), TMPDIR=str(tmp), MOTIFNET_COMPILE_HELPER="1")
-    proc = subprocess.Popen([sys.executable, "-m", "motifnet", "train", "--quiet", "--out", str(out)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    proc = subprocess.Popen([sys.executable, "-m", "motifnet", command, *inputs, "--quiet", "--out", str(out)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     deadline = time.monotonic() + 120
     while not _helpers_using(cache) or not list(tmp.glob("motifnet-compile-*")):
         assert proc.poll() is None and time.monotonic() < deadline, "no helper compiling"
@@ -390,7 +406,7 @@ def test_an_interrupt_while_two_processes_compile_stops_both_and_leaves_nothing(
     proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == status, stderr
-    assert stderr.splitlines()[-1] == "motifnet train: interrupted", stderr
+    assert stderr.splitlines()[-1] == f"motifnet {command}: interrupted", stderr
     assert "Traceback" not in stderr
     time.sleep(0.2)
     assert _helpers_using(cache) == []          # the helper went with it
