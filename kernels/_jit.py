@@ -77,6 +77,7 @@ Why these options:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -226,6 +227,23 @@ def use_parallel(work: int) -> bool:
     inner-loop operations.
     """
     return work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
+
+
+@contextlib.contextmanager
+def one_thread(on: bool = True):
+    """While the block runs (when ``on``), this Python thread's kernels run serially:
+    Numba's thread count is per thread, set to 1 here and given back after.  For callers
+    whose threads are their own (``motifnet scan``'s pool of scanning threads) or that
+    must call the serial compilations (``motifnet.warmup``'s recording steps)."""
+    if not on:
+        yield
+        return
+    n = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(n)
 
 
 def use_threads(serial_ns: float) -> bool:

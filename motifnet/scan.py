@@ -179,7 +179,6 @@ from __future__ import annotations
 
 import bisect
 import collections
-import contextlib
 import dataclasses
 import math
 import os
@@ -465,18 +464,23 @@ class Scanner:
                           win_max, win_pos, win_strand)
         return win_max, win_pos, win_strand
 
+    def head(self, m):
+        """The deepbind model's own head on window maxima ``m`` (n, F), layer by layer as
+        ``DeepBind._forward``: the logits (n,) and which hidden units are active (n, H)."""
+        model = self.model
+        r = model.pool_relu.forward(m)
+        pre = model.fc1.forward(r)                       # W1 relu(m) + b1, (n, H)
+        active = pre > 0
+        z = model.fc1_relu.forward(pre)
+        return model.fc2.forward(z).reshape(-1), active
+
     def _deepbind(self, codes, offset, maxima, scored, logit, site_filter, site_start, site_end, site_strand,
                   contribution):
         model, K = self.model, self.kernel_size
         win_max, win_pos, win_strand = maxima
         idx = np.flatnonzero(scored)
         m = np.ascontiguousarray(win_max[idx])
-        # the model's own head on m, layer by layer as DeepBind._forward
-        r = model.pool_relu.forward(m)
-        pre = model.fc1.forward(r)                       # W1 relu(m) + b1, (n, H)
-        active = pre > 0
-        z = model.fc1_relu.forward(pre)
-        logit[idx] = model.fc2.forward(z).reshape(-1)
+        logit[idx], active = self.head(m)
         wanted = logit[idx] > self.site_logit_min
         idx, m, active = idx[wanted], m[wanted], active[wanted]
         # c_f = relu(m_f) * d logit / d m_f (module docstring, "Sites")
@@ -612,27 +616,6 @@ def _kernel_pool(workers: int):
 
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="motifnet-scan",
                               initializer=numba.set_num_threads, initargs=(1,))
-
-
-@contextlib.contextmanager
-def _serial_kernels_here(on: bool = True):
-    """While the block runs, this thread's kernels run serially (Numba's thread count is
-    per thread): with a pool of scanning threads the threads are the pool's, so this
-    thread's model head and site steps need no threaded compilation of their kernels.
-    A first ``motifnet scan`` compiled the scan kernel's and the linear layer's threaded
-    versions for the calibration and the head (7.8 s of its ~13 s of compiling, one
-    traced run) besides the serial ones the workers run."""
-    if not on:
-        yield
-        return
-    import numba
-
-    n = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(n)
 
 
 # --------------------------------------------------------------------------- site calls
@@ -850,6 +833,7 @@ def calibrate_threshold(model, background, *, window: int, step: int | None = No
     -------
     Calibration
     """
+    from motifnet.kernels._jit import one_thread
     from motifnet.negatives import dinucleotide_shuffle
 
     scanner = Scanner(model, window=window, step=step)
@@ -876,7 +860,7 @@ def calibrate_threshold(model, background, *, window: int, step: int | None = No
     pool = _kernel_pool(workers) if workers > 1 else None
     started = collections.deque()  # replicates whose kernel runs, oldest first: their finish()
     try:
-        with _serial_kernels_here(pool is not None):
+        with one_thread(pool is not None):  # the pool's threads are the threads (module docstring, "Threads")
             for _ in range(replicates):
                 shuffled = dinucleotide_shuffle(joined, rng)[pieces]
                 n = scanner.n_windows(shuffled.size)
@@ -1075,6 +1059,8 @@ def scan_fasta_to_folder(model, sequences, folder, *, window=None, step=None, de
     """
     from pathlib import Path
 
+    from motifnet.kernels._jit import one_thread
+
     folder = Path(folder)
     scanner = Scanner(model, window=window, step=step, default_window=default_window,
                       site_logit_min=threshold.logit if threshold is not None else -math.inf)
@@ -1099,8 +1085,9 @@ def scan_fasta_to_folder(model, sequences, folder, *, window=None, step=None, de
             counts["sites"] += len(calls)
 
     stream = None
-    # with a pool of scanning threads, this thread's kernels run serially (_serial_kernels_here)
-    with _serial_kernels_here(workers > 1 and not scanner.fixed):
+    # with a pool of scanning threads, the pool's threads are the threads: this one's kernels
+    # (the model's head) run serially (module docstring, "Threads")
+    with one_thread(workers > 1 and not scanner.fixed):
         try:
             stream = scanner.scan_fasta(sequences, region=region, chunk_size=chunk_size, progress=progress,
                                         workers=workers)

@@ -138,6 +138,7 @@ def _step(spec: dict) -> None:
     import numba
 
     from motifnet.compiled_step import compiled_step_for
+    from motifnet.kernels._jit import one_thread
     from motifnet.layers import BCEWithLogitsLoss
     from motifnet.models import MODELS
     from motifnet.optim import Adam
@@ -154,22 +155,17 @@ def _step(spec: dict) -> None:
         if train:
             optimizer = Adam(model.parameters())
             step = compiled_step_for(model, x, spec["batch_size"], optimizer)
-            threads = numba.get_num_threads()
-            if step is not None:
-                # the real run trains with the compiled step (long sequences), which calls the
-                # layers' serial compilations: the layer-by-layer step at one thread finds
-                # those, and compile_kernels takes them before the step that calls them
-                numba.set_num_threads(1)
-            try:
+            # the real run trains with the compiled step (long sequences), which calls the
+            # layers' serial compilations: the layer-by-layer step at one thread finds
+            # those, and compile_kernels takes them before the step that calls them
+            with one_thread(step is not None):
                 logits = model.forward(x, lengths, check=False)
                 loss_fn.forward(logits, np.zeros(rows, dtype=dtype))
                 optimizer.zero_grad()
                 model.backward(loss_fn.backward())
                 optimizer.step()
-            finally:
-                numba.set_num_threads(threads)
             if step is not None:
-                step.run(x, np.zeros(rows, dtype=dtype), 1, threads > 1, update=True)
+                step.run(x, np.zeros(rows, dtype=dtype), 1, numba.get_num_threads() > 1, update=True)
         else:
             model.forward(x, lengths, check=False, need_backward=False)
 
@@ -185,31 +181,22 @@ def _scan_step(spec: dict) -> None:
     """The kernel calls a first ``motifnet scan`` of a site-calling model makes, on zeros of
     its types: the scan table (``Scanner``), the calibration's dinucleotide shuffle (if it
     calibrates), the scan kernel as every scanning thread runs it (serially) and the
-    model's head (``Scanner._deepbind``, on the calling thread, serially too:
-    ``motifnet.scan``)."""
-    import numba
-
-    from motifnet.kernels.scan import scan_forward_into, scan_table_into, scan_table_shape
+    model's head (on the calling thread, serially too: ``motifnet.scan``, "Threads")."""
+    from motifnet.kernels._jit import one_thread
     from motifnet.models import MODELS
     from motifnet.negatives import dinucleotide_shuffle
+    from motifnet.scan import Scanner
 
     dtype = np.dtype(spec["dtype"])
     model = MODELS[spec["architecture"]](**spec["hyperparameters"], dtype=dtype)
     _zero_buffers(model)
-    F, K, W = model.n_filters, model.kernel_size, spec["window"]
-    table = np.zeros(scan_table_shape(F, K), dtype=dtype)
-    scan_table_into(model.conv.weight.data, model.conv.bias.data, table)
+    W = spec["window"]
+    scanner = Scanner(model, window=W, step=spec["step"])
     if spec["calibrate"]:
         dinucleotide_shuffle((np.arange(W) % 4).astype(np.int8), np.random.default_rng(0))
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        scan_forward_into(np.zeros(W, np.int8), table, K, W, spec["step"], 0, np.zeros((1, F), dtype),
-                          np.zeros((1, F), np.int64), np.zeros((1, F), np.int8))
-        m = np.zeros((1, F), dtype)
-        model.fc2.forward(model.fc1_relu.forward(model.fc1.forward(model.pool_relu.forward(m))))
-    finally:
-        numba.set_num_threads(threads)
+    with one_thread():
+        scanner._window_maxima(np.zeros(W, np.int8), 0, 1)
+        scanner.head(np.zeros((1, model.n_filters), dtype))
 
 
 def kernels_of(spec: dict) -> list:

@@ -116,13 +116,14 @@ def run(args) -> int:
     from motifnet.commands._common import absolute, load_run_model, plain_json
 
     say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
-    if args.threads is not None:
-        import numba
+    import numba
 
+    if args.threads is not None:
         if args.threads < 1 or args.threads > numba.config.NUMBA_NUM_THREADS:
             raise UserError(f"--threads must lie in [1, {numba.config.NUMBA_NUM_THREADS}] (this machine's "
                             f"Numba threads), got {args.threads}")
         numba.set_num_threads(args.threads)
+    workers = numba.get_num_threads()  # threads scanning chunks at once (motifnet.scan, "Threads")
     from motifnet import scan
     from motifnet.outputs import OutputFolder
 
@@ -138,16 +139,12 @@ def run(args) -> int:
         say(f"warning: --step {scanner.step} > window - K + 1 = {scanner.window - scanner.kernel_size + 1}: "
             f"sites in K-mers between windows cannot be called")
     warmup = getattr(args, "warmup", None) or prepare(args)
-    if scanner.sites:  # a first scan's kernels compile on two cores (motifnet.warmup)
-        warmup.compile_for_scan(model, scanner.window, scanner.step, calibrate=args.threshold is None,
-                                log=lambda message: print(f"warning: {message}", file=sys.stderr, flush=True))
-    else:
-        warmup.stop()  # a fixed-length model's forward: the layers' kernels, compiled as they are called
     threshold, database, db_name = None, None, None
     if scanner.sites:
-        import numba
-
-        threshold = _threshold(args, model, metadata, scanner.window, scanner.step, say, numba.get_num_threads())
+        # a first scan's kernels compile on two cores (motifnet.warmup)
+        warmup.compile_for_scan(model, scanner.window, scanner.step, calibrate=args.threshold is None,
+                                log=lambda message: print(f"warning: {message}", file=sys.stderr, flush=True))
+        threshold = _threshold(args, model, metadata, scanner.window, scanner.step, say, workers)
         if args.motif_db is None:
             from motifnet.motif import load_default_database
             from motifnet.motif.database import DEFAULT_DATABASE_NAME
@@ -158,20 +155,19 @@ def run(args) -> int:
 
             database, db_name = load_database(args.motif_db), absolute(args.motif_db)
     else:
+        warmup.stop()  # a fixed-length model's forward: the layers' kernels, compiled as they are called
         say(f"scan: the {model.name} model reads {scanner.window} bp windows and has no per-site maximum: "
             f"writing windows.bedgraph only (no sites.bed)")
         if args.threshold is not None:
             raise UserError(f"--threshold calls sites, which the {model.name} model cannot; leave it out")
-    import numba
-
     settings = {"model": absolute(str(model_path)), "architecture": model.name,
                 "hyperparameters": model.hyperparameters(), "sequences": absolute(args.sequences),
-                "motif_db": db_name, "threads": numba.get_num_threads()}
+                "motif_db": db_name, "threads": workers}
     with OutputFolder(args.out, force=args.force, command="scan") as tmp:
         summary = scan.scan_fasta_to_folder(model, args.sequences, tmp, window=scanner.window, step=scanner.step,
                                             threshold=threshold, region=region, chunk_size=chunk_size,
                                             motif_db=database, quiet=args.quiet, settings=settings,
-                                            workers=numba.get_num_threads())
+                                            workers=workers)
         summary.settings["outputs"] = ["windows.bedgraph"] + (["sites.bed"] if scanner.sites else [])
         text = json.dumps(plain_json(dataclass_dict(summary)), indent=2, allow_nan=False) + "\n"
         (tmp / "scan.json").write_text(text, encoding="utf-8")
