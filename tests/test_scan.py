@@ -11,9 +11,12 @@ import argparse
 import gzip
 import json
 import math
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
-import numba
 import numpy as np
 import pytest
 
@@ -396,49 +399,67 @@ def test_calibration_on_worker_threads_gives_the_same_threshold(monkeypatch):
     assert not _scan_threads()
 
 
-@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two Numba threads to choose from")
-def test_with_a_pool_of_scanning_threads_no_kernel_runs_threaded(tmp_path, monkeypatch):
+NO_THREADED_KERNEL = """
+import json, sys, tempfile
+from pathlib import Path
+import numba
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from test_scan import _scan_threads, planted_model, random_codes, write_fasta
+from motifnet.kernels import _jit, linear
+from motifnet.kernels import scan as scan_kernel
+from motifnet.scan import Scanner, calibrate_threshold, scan_fasta_to_folder
+
+# every call big enough for threads: the scan kernel's (by work), the head's linear layer's (by time)
+_jit.PARALLEL_MIN_WORK = 1
+_jit._parallel_min_ns = lambda: 0.0
+threaded_calls = []
+
+def recording(name, parallel):
+    def recorded(*args):
+        threaded_calls.append(name)
+        return parallel(*args)
+    return recorded
+
+for name, kernel in (("scan", scan_kernel._forward), ("linear", linear._forward)):
+    kernel.parallel = recording(name, kernel.parallel)
+tmp = Path(tempfile.mkdtemp())
+rng = np.random.default_rng(8)
+path = write_fasta(tmp / "in.fa", [("r1", random_codes(rng, 3000, n_runs=1)), ("r2", random_codes(rng, 900))])
+model = planted_model()
+threads = numba.get_num_threads()
+scanner = Scanner(model, window=100, step=50)
+for _ in range(3):  # the linear layer's first call is its serial probe
+    scanner.scan_codes("r2", random_codes(rng, 900))
+outside = sorted(set(threaded_calls))
+threaded_calls.clear()
+background = [random_codes(rng, 300) for _ in range(10)]
+threshold = calibrate_threshold(model, background, window=100, step=50, total_bases=6000, workers=2)
+(tmp / "out").mkdir()
+summary = scan_fasta_to_folder(model, path, tmp / "out", window=100, step=50, threshold=threshold,
+                               chunk_size=500, workers=2)
+print(json.dumps({"threads": threads, "outside": outside, "inside": threaded_calls,
+                  "windows": summary.counts["windows"], "threads_after": numba.get_num_threads(),
+                  "scan_threads_left": len(_scan_threads())}))
+"""
+
+
+def test_with_a_pool_of_scanning_threads_no_kernel_runs_threaded():
     # the pool's threads are the scan's threads: the calling thread's kernels (the model's
     # head, the calibration's) run serially, so a first scan never compiles a threaded
-    # version (which had taken 7.8 s of a first `motifnet scan`'s compiling)
-    from motifnet.kernels import _jit, linear
-    from motifnet.kernels import scan as scan_kernel
-
-    # every call big enough for threads: the scan kernel's (by work), the head's linear layer's (by time)
-    monkeypatch.setattr(_jit, "PARALLEL_MIN_WORK", 1)
-    monkeypatch.setattr(_jit, "_parallel_min_ns", lambda: 0.0)
-    threaded_calls = []
-
-    def recording(name, parallel):
-        def recorded(*args):
-            threaded_calls.append(name)
-            return parallel(*args)
-        return recorded
-
-    for name, kernel in (("scan", scan_kernel._forward), ("linear", linear._forward)):
-        monkeypatch.setattr(kernel, "parallel", recording(name, kernel.parallel))
-    rng = np.random.default_rng(8)
-    path = write_fasta(tmp_path / "in.fa", [("r1", random_codes(rng, 3000, n_runs=1)), ("r2", random_codes(rng, 900))])
-    model = planted_model()
-    before = numba.get_num_threads()
-    numba.set_num_threads(2)
-    try:
-        scanner = Scanner(model, window=100, step=50)
-        for _ in range(3):  # the linear layer's first call is its serial probe
-            scanner.scan_codes("r2", random_codes(rng, 900))
-        # the test sees threaded calls: outside the scan and its calibration, they are made
-        assert {"scan", "linear"} <= set(threaded_calls)
-        threaded_calls.clear()
-        background = [random_codes(rng, 300) for _ in range(10)]
-        threshold = calibrate_threshold(model, background, window=100, step=50, total_bases=6000, workers=2)
-        (tmp_path / "out").mkdir()
-        summary = scan_fasta_to_folder(model, path, tmp_path / "out", window=100, step=50, threshold=threshold,
-                                       chunk_size=500, workers=2)
-        assert summary.counts["windows"] > 0 and threaded_calls == []
-        assert numba.get_num_threads() == 2  # the caller's thread count, given back
-    finally:
-        numba.set_num_threads(before)
-    assert not _scan_threads()
+    # version (which had taken 7.8 s of a first `motifnet scan`'s compiling).  In a process
+    # of its own with two Numba threads, whatever this machine's number of CPUs.
+    tests = Path(__file__).resolve().parent
+    proc = subprocess.run([sys.executable, "-c", NO_THREADED_KERNEL, str(tests)], capture_output=True, text=True,
+                          env=dict(os.environ, NUMBA_NUM_THREADS="2"), timeout=600, cwd=tests.parent)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["threads"] == 2
+    # the test sees threaded calls: outside the scan and its calibration, they are made
+    assert out["outside"] == ["linear", "scan"]
+    assert out["windows"] > 0 and out["inside"] == []
+    assert out["threads_after"] == 2  # the caller's thread count, given back
+    assert out["scan_threads_left"] == 0
 
 # --------------------------------------------------------------------------- sharding
 def test_regions_at_multiples_of_the_step_merge_to_the_whole_scan(tmp_path):
