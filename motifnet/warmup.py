@@ -306,9 +306,9 @@ def signals_held():
     on as if nothing had happened (exit status 0 after SIGTERM), or unwound out of LLVM and
     left it to crash the process at exit (SIGSEGV after "interrupted"): 5 of 14 interrupted
     first scans in tests/test_warmup.py's interrupt test, none of 20 since.  Held, the
-    signal is raised again once the kernel is compiled (a few seconds at most), and its
-    handler runs in plain Python.  Only on the
-    main thread (the only one Python's handlers run on)."""
+    signal is raised again once the kernel is compiled (seconds; the cnn's compiled step
+    ~10 s), and its handler runs in plain Python.  Only on the main thread (the only one
+    Python's handlers run on)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
