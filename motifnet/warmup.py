@@ -574,6 +574,10 @@ class Warmup:
         finally:
             event.unregister("numba:compile", listener)
         if self.helper is not None:  # every kernel it claimed is in the cache once it says done
+            # the compilers' garbage, while the helper compiles its last kernel: otherwise the
+            # collector's first pass after collector_paused goes through all of it, on the
+            # run's own time (see collector_paused)
+            gc.collect(1)
             self._done = _read_done(self.helper.stdout, HELPER_TIMEOUT_S)
 
 
