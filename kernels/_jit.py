@@ -357,6 +357,13 @@ class ProbeSchedule:
         return threaded, timed
 
 
+# True while motifnet.warmup records the kernels a run will call (``warmup.kernels_of``):
+# kernels are not compiled or run then, only noted, and a call above the threshold notes
+# both compilations instead of taking a turn of the kernel's probe schedule (which would
+# note only the serial one, and leave the schedule a turn ahead of the real run).
+RECORDING = [False]
+
+
 class SerialOrParallel:
     """One loop nest compiled twice: serially (``prange`` acts as ``range``) and with threads.
 
@@ -386,6 +393,13 @@ class SerialOrParallel:
         kernel, _ = self.choose(work)
         return kernel(*args)
 
+    def _both(self, *args):
+        # the recording step's call above the threshold (``RECORDING``): both compilations a
+        # real run may call, the serial one for its probes (kernels with ``ns_per_work``)
+        if self.ns_per_work is not None:
+            self.serial(*args)
+        return self.parallel(*args)
+
     def choose(self, work):
         """``(function, number of threads it will use)`` for a call doing ``work``: for
         kernels that size thread-private buffers by the number of threads.  When
@@ -395,6 +409,8 @@ class SerialOrParallel:
         compilation instead and is timed (a probe)."""
         if not self.threaded(work):
             return self.serial, 1
+        if RECORDING[0]:
+            return self._both, numba.get_num_threads()
         if self.ns_per_work is None:
             return self.parallel, numba.get_num_threads()
         schedule = self._schedule

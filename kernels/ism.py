@@ -158,15 +158,21 @@ def cnn_ism_reference(codes, w, bias, pool, W1, b1, w_out, b_out):
 # or W1r[p] (H, F) (the CNN, so (C3) is H dot products over the F filters of a cell).
 
 @jit
-def _weight_differences(w):
-    # w: (C, 4, K) -> dw: (K, 5, 4, C), dw[k, a + 1, b, o] = w[o, b, k] - w[o, a, k] (C1), a = -1: N
+def _weight_differences(w, dw):
+    # w: (C, 4, K), dw: (K, 5, 4, C) written: dw[k, a + 1, b, o] = w[o, b, k] - w[o, a, k] (C1), a = -1: N
     C, _, K = w.shape
-    dw = np.empty((K, 5, 4, C))
     for k in range(K):
         for a in range(-1, 4):
             for b in range(4):
                 for o in range(C):
                     dw[k, a + 1, b, o] = w[o, b, k] - (w[o, a, k] if a >= 0 else 0.0)
+
+
+def _weight_differences_of(w):
+    """(C1)'s weight differences (K, 5, 4, C) float64 of float64 filters ``w`` (C, 4, K)."""
+    C, _, K = w.shape
+    dw = np.empty((K, 5, 4, C))
+    _weight_differences(w, dw)
     return dw
 
 
@@ -329,7 +335,7 @@ def deepbind_ism_into(codes, lengths, w2, b2, W1, b1, w_out, b_out, delta):
     """
     w2 = np.asarray(w2, dtype=np.float64)
     wt = np.ascontiguousarray(w2.transpose(2, 1, 0))
-    dw = _weight_differences(w2)
+    dw = _weight_differences_of(w2)
     W1t = np.ascontiguousarray(np.asarray(W1, dtype=np.float64).T)
     work = int(lengths.sum()) * 3 * w2.shape[0] * w2.shape[2]
     _deepbind(work, codes, lengths, wt, dw, np.asarray(b2, np.float64), W1t, np.asarray(b1, np.float64),
@@ -347,7 +353,7 @@ def cnn_ism_into(codes, w, bias, pool, W1, b1, w_out, b_out, delta):
     F, _, K = w.shape
     n_pooled = (codes.shape[1] - K + 1) // pool
     wt = np.ascontiguousarray(w.transpose(2, 1, 0))
-    dw = _weight_differences(w)
+    dw = _weight_differences_of(w)
     W1r = np.ascontiguousarray(np.asarray(W1, dtype=np.float64).reshape(-1, F, n_pooled).transpose(2, 0, 1))
     work = codes.size * 3 * F * K
     _cnn(work, codes, wt, dw, np.asarray(bias, np.float64), pool, n_pooled, W1r, np.asarray(b1, np.float64),

@@ -153,6 +153,89 @@ def test_the_kernels_found_for_a_scan_are_every_kernel_a_scan_calls(workers):
     assert out["nothing_compiled"]
     assert out["missed"] == [], f"not found: {out['missed']}"
 
+INTERPRET_COVERAGE = """
+import json, sys, tempfile
+import numba
+import numpy as np
+from numba.core.dispatcher import Dispatcher
+from motifnet import warmup
+from motifnet.interpret.report import background_count, interpret_model
+from motifnet.models import MODELS
+
+name = sys.argv[1]
+rng = np.random.default_rng(0)
+if name == "deepbind":  # any length: negatives of their own width, sequences padded with -1
+    model, L, L_neg = MODELS[name](n_filters=6, kernel_size=9, hidden=5), 40, 36
+else:
+    model, L, L_neg = MODELS[name](seq_len=40, n_filters=6, kernel_size=9, hidden=5), 40, 40
+codes, neg = rng.integers(0, 4, size=(30, L)).astype(np.int8), rng.integers(0, 4, size=(25, L_neg)).astype(np.int8)
+lengths, neg_lengths = np.full(30, L), np.full(25, L_neg)
+if name == "deepbind":
+    lengths[::3] = 31
+    codes[::3, 31:] = -1
+found = warmup.kernels_of(warmup.interpret_spec_of(model, codes, (background_count(30, 25), L_neg), "shuffle", 3))
+""" + COMPILE_FOUND_THEN_NOTE_MISSES + """
+interpret_model(model, codes, lengths, tempfile.mkdtemp(), neg_codes=neg, neg_lengths=neg_lengths, n_references=3,
+                figures=False)
+print(json.dumps({"found": [warmup._key(d, t) for d, t in found], "nothing_compiled": nothing_compiled,
+                  "missed": missed}))
+"""
+
+
+# every kernel threaded (and probed serially) above a threshold of 1, on two threads: the
+# recording must find both compilations wherever the real run calls both
+_ALL_THREADED = {"MOTIFNET_PARALLEL_MIN_WORK": "1", "MOTIFNET_PARALLEL_MIN_NS": "1", "NUMBA_NUM_THREADS": "2"}
+
+
+@pytest.mark.parametrize("name, env", [("deepbind", _ALL_THREADED), ("cnn", {}), ("attention", {})])
+def test_the_kernels_found_for_an_interpretation_are_every_kernel_it_calls(name, env):
+    # as above, for motifnet interpret's recording step: DeepLIFT on positives and
+    # negatives (of another width), the filters' activations, saliency, attention, ISM
+    proc = _run_python(INTERPRET_COVERAGE.replace("sys.argv[1]", repr(name)), env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    found = " ".join(out["found"])
+    assert "negatives._shuffle_runs" in found, out["found"]
+    assert ("kernels.ism." in found) == (name != "attention")  # attention's ISM: batched forwards
+    assert ".<parallel>." in found if env else ".<parallel>." not in found
+    assert out["nothing_compiled"]
+    assert out["missed"] == [], f"not found: {out['missed']}"
+
+
+def test_recording_notes_both_compilations_above_the_threshold_and_leaves_the_schedule_alone():
+    # above the threshold a real run calls the serial compilation for its probes and the
+    # threaded one otherwise: the recording notes both, and takes no turn of the schedule
+    code = """
+    import json
+    import numpy as np
+    from numba.core.dispatcher import Dispatcher
+    from motifnet.kernels import _jit, relu
+    from motifnet import warmup
+
+    kernel = relu._forward_in_place
+    noted = []
+    original = Dispatcher._compile_for_args
+    def record(self, *args, **kws):
+        noted.append(self.py_func.__qualname__)
+        return warmup._skip
+    Dispatcher._compile_for_args = record
+    x = np.zeros(10, np.float32)
+    _jit.RECORDING[0] = True
+    kernel(10**9, x)                   # above the threshold
+    kernel(1, x)                       # below it
+    _jit.RECORDING[0] = False
+    Dispatcher._compile_for_args = original
+    s = kernel._schedule
+    print(json.dumps({"noted": noted, "calls": s.calls, "warm": sorted(s.warm)}))
+    """
+    proc = _run_python(code, env={"NUMBA_NUM_THREADS": "2"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert all(n.startswith("_forward_in_place_loop.<") for n in out["noted"])
+    assert [".<parallel>." in n for n in out["noted"]] == [False, True, False]  # serial, threaded; serial
+    assert out["calls"] == 0 and out["warm"] == []
+
+
 def _found_keys(spec):
     code = f"""
     import json
@@ -388,13 +471,24 @@ def _scan_input(folder):
     return [str(run), str(folder / "in.fa")]
 
 
-@pytest.mark.parametrize("command", ["train", "scan"])
+def _interpret_input(folder):
+    """A run folder with a deepbind model and its test split: ``motifnet interpret``'s argument."""
+    run = Path(_scan_input(folder)[0])
+    rng = np.random.default_rng(1)
+    (run / "metrics.json").write_text(json.dumps({"model": "deepbind"}))
+    (run / "test_sequences.txt").write_text("".join("".join("ACGT"[i] for i in rng.integers(0, 4, 60)) + "\n"
+                                                    for _ in range(20)))
+    (run / "test_labels.txt").write_text("1\n0\n" * 10)
+    return [str(run)]
+
+
+@pytest.mark.parametrize("command", ["train", "scan", "interpret"])
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_an_interrupt_while_two_processes_compile_stops_both_and_leaves_nothing(tmp_path, command, signum, status):
     cache, tmp, out = tmp_path / "cache", tmp_path / "tmp", tmp_path / "run"
     cache.mkdir()
     tmp.mkdir()
-    inputs = _scan_input(tmp_path) if command == "scan" else []
+    inputs = {"scan": _scan_input, "interpret": _interpret_input}.get(command, lambda _: [])(tmp_path)
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), TMPDIR=str(tmp), MOTIFNET_COMPILE_HELPER="1")
     proc = subprocess.Popen([sys.executable, "-m", "motifnet", command, *inputs, "--quiet", "--out", str(out)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)

@@ -116,6 +116,23 @@ def _load(args, run: Path):
     return (*split(seqs, np.asarray(labels)), f"{run}'s test split")
 
 
+def prepare(args):
+    """Before Numba is imported (``motifnet.cli`` calls this first): start the process that
+    shares a first interpretation's compiling (``motifnet.warmup``), so that its start-up
+    overlaps ours.  Which kernels an interpretation calls depends on the model, named in
+    the run's metrics.json (read as text: nothing is imported for it)."""
+    import json
+
+    from motifnet.warmup import Warmup
+
+    try:
+        name = str(json.loads((Path(args.run_dir) / "metrics.json").read_text(encoding="utf-8"))["model"])
+    except (OSError, ValueError, KeyError, TypeError):
+        name = "model"
+    args.warmup = Warmup(f"interpret-{name}")
+    return args.warmup
+
+
 def run(args) -> int:
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
@@ -148,11 +165,19 @@ def run(args) -> int:
     database = load_database(args.motif_db)
     database_name = args.motif_db or DEFAULT_DATABASE_NAME
 
-    from motifnet.interpret.report import interpret_model
+    from motifnet.interpret.report import background_count, interpret_model
 
     def log(msg):
         if not args.quiet:
             print(msg, file=sys.stderr, flush=True)
+
+    # a first interpretation's kernels compile on two cores (motifnet.warmup)
+    warmup = getattr(args, "warmup", None) or prepare(args)
+    background = None
+    if neg_codes is not None and len(neg_codes):
+        background = (background_count(len(pos_codes), len(neg_codes)), neg_codes.shape[1])
+    warmup.compile_for_interpret(model, pos_codes, background, args.references, args.n_references,
+                                 log=lambda message: print(f"warning: {message}", file=sys.stderr, flush=True))
 
     start = time.perf_counter()
     with OutputFolder(out, force=args.force, command="interpret") as folder:

@@ -196,6 +196,11 @@ class _Report:
             plot(self.path(name), *args, **kwargs)
 
 
+def background_count(n_positive: int, n_negative: int) -> int:
+    """How many negatives DeepLIFT runs on for the motif discovery's background (the first ones)."""
+    return min(n_negative, max(n_positive, 200))
+
+
 class _Interpretation:
     """One interpretation's shared state; each method of the report is one method here."""
 
@@ -271,7 +276,7 @@ class _Interpretation:
                         seed=seed)
         background = None
         if neg_codes is not None and len(neg_codes):
-            n_bg = min(len(neg_codes), max(self.N, 200))
+            n_bg = background_count(self.N, len(neg_codes))
             battr = deeplift(self.model, neg_codes[:n_bg], neg_lengths[:n_bg], references=references,
                              n_references=n_references, seed=seed + 1)
             background = (np.ascontiguousarray(neg_codes[:n_bg]), np.asarray(neg_lengths[:n_bg]), battr.hypothetical)
