@@ -32,8 +32,8 @@ def _glyph(letter: str):
     return path, box.x0, box.y0, box.width, box.height
 
 
-def _draw_letter(ax, letter: str, x_center: float, y_bottom: float, height: float) -> None:
-    from matplotlib.patches import PathPatch
+def _letter(letter: str, x_center: float, y_bottom: float, height: float):
+    """The letter's outline stretched to [x_center - 0.45, x_center + 0.45] x [y_bottom, y_bottom + height]."""
     from matplotlib.transforms import Affine2D
 
     path, x0, y0, w, h = _glyph(letter)
@@ -43,7 +43,7 @@ def _draw_letter(ax, letter: str, x_center: float, y_bottom: float, height: floa
         .scale(LETTER_WIDTH / w, height / h)
         .translate(x_center - LETTER_WIDTH / 2, y_bottom)
     )
-    ax.add_patch(PathPatch(transform.transform_path(path), facecolor=COLORS[letter], edgecolor="none"))
+    return transform.transform_path(path)
 
 
 def draw_logo(ax, heights: np.ndarray, ylabel: str = "bits", title: str | None = None,
@@ -56,21 +56,30 @@ def draw_logo(ax, heights: np.ndarray, ylabel: str = "bits", title: str | None =
     heights = np.asarray(heights, dtype=np.float64)
     if heights.ndim != 2 or heights.shape[0] != 4:
         raise ValueError(f"heights must have shape (4, W), got {heights.shape}")
+    from matplotlib.collections import PathCollection
+
     W = heights.shape[1]
     top, bottom = 0.0, 0.0
+    letters, colors = [], []
     for j in range(W):
         col = heights[:, j]
         up = 0.0
         for b in np.argsort(col, kind="stable"):  # ascending: tallest ends on top
             if col[b] > 1e-6:
-                _draw_letter(ax, BASES[b], j + 1, up, col[b])
+                letters.append(_letter(BASES[b], j + 1, up, col[b]))
+                colors.append(COLORS[BASES[b]])
                 up += col[b]
         down = 0.0
         for b in np.argsort(-col, kind="stable"):  # most negative ends at the bottom
             if col[b] < -1e-6:
                 down += col[b]
-                _draw_letter(ax, BASES[b], j + 1, down, -col[b])
+                letters.append(_letter(BASES[b], j + 1, down, -col[b]))
+                colors.append(COLORS[BASES[b]])
         top, bottom = max(top, up), min(bottom, down)
+    # one artist for all the letters, each its own path and colour, drawn as separate
+    # patches would be: a patch per letter cost ~1.2 ms each to add and draw (2.1 s of a
+    # warm motifnet interpret's 21.7 s under cProfile, 1,746 letters)
+    ax.add_collection(PathCollection(letters, facecolors=colors, edgecolors="none"), autolim=False)
     ax.set_xlim(0.5, W + 0.5)
     if ylim is None:
         ylim = (bottom * 1.05 if bottom < 0 else 0.0, max(top * 1.05, 1e-3) if bottom < 0 else 2.0)

@@ -273,7 +273,8 @@ def test_logo_letters_have_the_requested_heights():
     heights = np.array([[0.5, -0.2], [1.0, 0.0], [0.0, -0.7], [0.25, 0.3]])
     fig, ax = plt.subplots()
     draw_logo(ax, heights)
-    boxes = [(p.get_path().get_extents(), p.get_facecolor()) for p in ax.patches]
+    (letters,) = ax.collections  # one artist: a path and a colour per letter
+    boxes = [(p.get_extents(), c) for p, c in zip(letters.get_paths(), letters.get_facecolors())]
     plt.close(fig)
     assert len(boxes) == 6  # zero heights draw nothing
     col0 = sorted((b for b in boxes if abs((b[0].x0 + b[0].x1) / 2 - 1) < 0.5), key=lambda b: b[0].y0)
