@@ -129,6 +129,8 @@ def prepare(args):
         name = str(json.loads((Path(args.run_dir) / "metrics.json").read_text(encoding="utf-8"))["model"])
     except (OSError, ValueError, KeyError, TypeError):
         name = "model"
+    if not (name.isascii() and name.isalnum() and len(name) <= 32):  # it names a file (warmup._note_file)
+        name = "model"
     args.warmup = Warmup(f"interpret-{name}")
     return args.warmup
 
