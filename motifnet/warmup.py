@@ -19,8 +19,9 @@ How
    zeros, which are valid values and indices for every kernel.)
    ``motifnet scan`` records its own calls instead (``_scan_step``: the scan table, the
    calibration's shuffle, the scan kernel, the model's head; ``Warmup.compile_for_scan``),
-   and ``motifnet interpret`` its methods' (``_interpret_step``: DeepLIFT, activations,
-   saliency, ISM; ``Warmup.compile_for_interpret``).  A kernel whose call is above its
+   ``motifnet interpret`` its methods' (``_interpret_step``: DeepLIFT, activations,
+   saliency, ISM; ``Warmup.compile_for_interpret``), and ``motifnet predict`` its forward
+   passes on its first batch (``_predict_step``; ``Warmup.compile_for_predict``).  A kernel whose call is above its
    threshold for threads is noted with both compilations, serial and threaded: a real run
    calls the serial one for its probes (``kernels/_jit.py``, ``RECORDING``).
 2. *Who compiles what* (``compile_kernels``): the kernels are taken largest first (by
@@ -269,6 +270,25 @@ def _interpret_step(spec: dict) -> None:
                 pass
 
 
+def predict_spec_of(model, codes) -> dict:
+    """What the helper needs to run ``motifnet predict``'s recording step (``_predict_step``)
+    for ``model`` on a batch ``codes`` (N, L) of sequences: JSON-able."""
+    return {"job": "predict", "architecture": model.name, "hyperparameters": model.hyperparameters(),
+            "dtype": np.dtype(model.dtype).name, "n": int(codes.shape[0]), "length": int(codes.shape[1])}
+
+
+def _predict_step(spec: dict) -> None:
+    """The kernel calls of ``motifnet predict`` on one batch of its input (``predict_logits``:
+    forward only, by evaluation batch), on zeros of the batch's size."""
+    from motifnet.models import MODELS
+    from motifnet.train import predict_logits
+
+    model = MODELS[spec["architecture"]](**spec["hyperparameters"], dtype=np.dtype(spec["dtype"]))
+    _zero_buffers(model)
+    n, L = spec["n"], spec["length"]
+    predict_logits(model, np.zeros((n, L), np.int8), np.full(n, L, dtype=np.int64))
+
+
 def kernels_of(spec: dict) -> list:
     """``[(dispatcher, argument types)]``: the kernels the run's first step calls (or, for a
     ``scan_spec_of`` or ``interpret_spec_of`` spec, its scan's or its interpretation's) that
@@ -297,7 +317,7 @@ def kernels_of(spec: dict) -> list:
     Dispatcher._compile_for_args = record
     _jit.RECORDING[0] = True
     try:
-        {"scan": _scan_step, "interpret": _interpret_step}.get(spec.get("job"), _step)(spec)
+        {"scan": _scan_step, "interpret": _interpret_step, "predict": _predict_step}.get(spec.get("job"), _step)(spec)
     finally:
         Dispatcher._compile_for_args = original
         _jit.RECORDING[0] = False
@@ -600,6 +620,13 @@ class Warmup:
         if not self.on:
             return self.report
         return self._compile_spec(interpret_spec_of(model, codes, background_shape, references, n_references), log)
+
+    def compile_for_predict(self, model, codes, log=None) -> dict:
+        """Compile (or load) every kernel ``motifnet predict`` of ``model`` calls on a batch
+        like ``codes`` (N, L)."""
+        if not self.on:
+            return self.report
+        return self._compile_spec(predict_spec_of(model, codes), log)
 
     def stop(self) -> None:
         """No kernels to compile after all: the helper, if started, exits."""

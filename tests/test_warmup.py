@@ -202,6 +202,42 @@ def test_the_kernels_found_for_an_interpretation_are_every_kernel_it_calls(name,
     assert out["missed"] == [], f"not found: {out['missed']}"
 
 
+PREDICT_COVERAGE = """
+import json, sys
+import numpy as np
+from numba.core.dispatcher import Dispatcher
+from motifnet import warmup
+from motifnet.models import MODELS
+from motifnet.train import predict_proba
+
+name = sys.argv[1]
+rng = np.random.default_rng(0)
+model = MODELS[name](**({} if name == "deepbind" else {"seq_len": 40}), n_filters=6, kernel_size=9, hidden=5)
+codes, lengths = rng.integers(0, 4, size=(150, 40)).astype(np.int8), np.full(150, 40)
+if name == "deepbind":
+    lengths[::4] = 25
+    codes[::4, 25:] = -1
+found = warmup.kernels_of(warmup.predict_spec_of(model, codes))
+""" + COMPILE_FOUND_THEN_NOTE_MISSES + """
+predict_proba(model, codes, lengths)
+print(json.dumps({"found": [warmup._key(d, t) for d, t in found], "nothing_compiled": nothing_compiled,
+                  "missed": missed}))
+"""
+
+
+@pytest.mark.parametrize("name, env", [("deepbind", _ALL_THREADED), ("cnn", {})])
+def test_the_kernels_found_for_a_prediction_are_every_kernel_it_calls(name, env):
+    # as above, for motifnet predict's recording step: the forward passes over a batch
+    # (150 sequences: two evaluation batches of 64 and one of 22)
+    proc = _run_python(PREDICT_COVERAGE.replace("sys.argv[1]", repr(name)), env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(out["found"]) >= 3, out["found"]  # the convolution (fused with its pooling), ReLU, linear
+    assert (".<parallel>." in " ".join(out["found"])) == bool(env)
+    assert out["nothing_compiled"]
+    assert out["missed"] == [], f"not found: {out['missed']}"
+
+
 def test_recording_notes_both_compilations_above_the_threshold_and_leaves_the_schedule_alone():
     # above the threshold a real run calls the serial compilation for its probes and the
     # threaded one otherwise: the recording notes both, and takes no turn of the schedule

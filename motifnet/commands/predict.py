@@ -50,12 +50,25 @@ def _records(args):
             yield str(i), encode([seq])[0][0], f"{args.sequences} line {i}"
 
 
+def prepare(args):
+    """Before Numba is imported (``motifnet.cli`` calls this first): start the process that
+    shares a first prediction's compiling (``motifnet.warmup``), so that its start-up
+    overlaps ours."""
+    from motifnet.warmup import Warmup
+
+    args.warmup = Warmup("predict")
+    return args.warmup
+
+
 def _table(model, model_path, args):
+    import sys
+
     import numpy as np
 
     from motifnet.train import predict_proba
 
     rows, batch = ["id\tlength\tprobability"], []
+    warmup = getattr(args, "warmup", None) or prepare(args)
 
     def flush():
         L = max(len(c) for _, c, _ in batch)
@@ -63,6 +76,9 @@ def _table(model, model_path, args):
         for i, (_, c, _) in enumerate(batch):
             codes[i, :len(c)] = c
         lengths = np.array([len(c) for _, c, _ in batch], dtype=np.int64)
+        if len(rows) == 1:  # the first batch's kernels compile on two cores (motifnet.warmup)
+            warmup.compile_for_predict(model, codes, log=lambda message: print(f"warning: {message}",
+                                                                               file=sys.stderr, flush=True))
         for (rec_id, c, _), p in zip(batch, predict_proba(model, codes, lengths)):
             rows.append(f"{rec_id}\t{len(c)}\t{p:.6g}")
         batch.clear()
@@ -81,6 +97,7 @@ def _table(model, model_path, args):
     if batch:
         flush()
     if n == 0:
+        warmup.stop()
         raise UserError(f"{args.fasta or args.sequences}: no sequences to score")
     return "\n".join(rows) + "\n"
 
