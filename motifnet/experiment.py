@@ -69,6 +69,21 @@ def train_and_track(name, codes, labels, train_idx, test_idx, seed, epochs, batc
             "seconds": round(seconds, 2), "model": model}
 
 
+def _compile_ahead(names, x_train, warmup, saliency_examples, batch_size=32) -> None:
+    from motifnet.models import build_model
+    from motifnet.train import EVAL_BATCH_SIZE
+    from motifnet.warmup import saliency_spec_of, spec_of
+
+    specs = []
+    for name in names:
+        model = build_model(name, seq_len=x_train.shape[1], seed=0)
+        specs.append(spec_of(model, x_train, None, batch_size, EVAL_BATCH_SIZE))
+        if saliency_examples:
+            specs.append(saliency_spec_of(model, np.zeros((saliency_examples, 4, x_train.shape[1]), np.float32)))
+    warmup.compile_for_specs(specs)
+    _compiled.update((name, x_train.shape[1], batch_size) for name in names)
+
+
 def comparison_data():
     """The comparison's generated data set and its 80/20 split: (seqs, codes, labels, train_idx, test_idx)."""
     from motifnet.data import encode, generate_data, train_test_split
@@ -79,14 +94,18 @@ def comparison_data():
     return seqs, encode(seqs)[0], labels, train_idx, test_idx
 
 
-def compare(names, seeds, epochs, log=None, progress_for=None) -> dict:
+def compare(names, seeds, epochs, log=None, progress_for=None, warmup=None, saliency_examples=0) -> dict:
     """The follow-up's experiment: every model once per seed on the comparison data.
 
     Returns {"data", "runs": {name: [run]}, "summary": {name: {...}}, "first_models", "seqs",
     "test_idx"}; runs keep their histories, not their models (``first_models`` has the
-    models of the first seed).
+    models of the first seed).  With a ``motifnet.warmup.Warmup``, every model's kernels
+    compile first, together (on two cores), and so do those of its saliency maps on
+    ``saliency_examples`` one-hot sequences, when the caller draws them.
     """
     seqs, codes, labels, train_idx, test_idx = comparison_data()
+    if warmup is not None:
+        _compile_ahead(names, codes[train_idx], warmup, saliency_examples)
     runs, first = {n: [] for n in names}, {}
     for seed in seeds:
         for name in names:

@@ -289,6 +289,27 @@ def _predict_step(spec: dict) -> None:
     predict_logits(model, np.zeros((n, L), np.int8), np.full(n, L, dtype=np.int64))
 
 
+def saliency_spec_of(model, x) -> dict:
+    """What the helper needs to record ``motifnet.train.saliency_maps(model, x)`` (``_saliency_step``)."""
+    return {"job": "saliency", "architecture": model.name, "hyperparameters": model.hyperparameters(),
+            "dtype": np.dtype(model.dtype).name, "x_shape": list(x.shape), "x_dtype": np.dtype(x.dtype).name}
+
+
+def _saliency_step(spec: dict) -> None:
+    from motifnet.models import MODELS
+    from motifnet.train import saliency_maps
+
+    model = MODELS[spec["architecture"]](**spec["hyperparameters"], dtype=np.dtype(spec["dtype"]))
+    _zero_buffers(model)
+    saliency_maps(model, np.zeros(spec["x_shape"], np.dtype(spec["x_dtype"])))
+
+
+def _steps(spec: dict) -> None:
+    """Several recording steps in one (``{"job": "steps", "specs": [...]}``), in order."""
+    for sub in spec["specs"]:
+        _STEPS.get(sub.get("job"), _step)(sub)
+
+
 def kernels_of(spec: dict) -> list:
     """``[(dispatcher, argument types)]``: the kernels the run's first step calls (or, for a
     ``scan_spec_of`` or ``interpret_spec_of`` spec, its scan's or its interpretation's) that
@@ -317,11 +338,16 @@ def kernels_of(spec: dict) -> list:
     Dispatcher._compile_for_args = record
     _jit.RECORDING[0] = True
     try:
-        {"scan": _scan_step, "interpret": _interpret_step, "predict": _predict_step}.get(spec.get("job"), _step)(spec)
+        _STEPS.get(spec.get("job"), _step)(spec)
     finally:
         Dispatcher._compile_for_args = original
         _jit.RECORDING[0] = False
     return found
+
+
+# the recording step of each kind of spec (a training run's when it has no "job")
+_STEPS = {"scan": _scan_step, "interpret": _interpret_step, "predict": _predict_step, "saliency": _saliency_step,
+          "steps": _steps}
 
 
 def _key(dispatcher, argtypes) -> str:
@@ -627,6 +653,13 @@ class Warmup:
         if not self.on:
             return self.report
         return self._compile_spec(predict_spec_of(model, codes), log)
+
+    def compile_for_specs(self, specs, log=None) -> dict:
+        """Compile (or load) every kernel of several recording steps at once (``spec_of``,
+        ``saliency_spec_of``, ...): a run that does several things, with one helper."""
+        if not self.on:
+            return self.report
+        return self._compile_spec({"job": "steps", "specs": list(specs)}, log)
 
     def stop(self) -> None:
         """No kernels to compile after all: the helper, if started, exits."""

@@ -238,6 +238,41 @@ def test_the_kernels_found_for_a_prediction_are_every_kernel_it_calls(name, env)
     assert out["missed"] == [], f"not found: {out['missed']}"
 
 
+COMPARE_COVERAGE = """
+import json, tempfile
+from numba.core.dispatcher import Dispatcher
+from motifnet import experiment, warmup
+from motifnet.cli import main
+from motifnet.commands.compare import SALIENCY_EXAMPLES
+from motifnet.constants import TUTORIAL_MODELS
+
+class Capture:  # what motifnet compare asks its Warmup to compile
+    def compile_for_specs(self, specs, log=None):
+        self.specs = specs
+capture = Capture()
+seqs, codes, labels, train_idx, test_idx = experiment.comparison_data()
+experiment._compile_ahead(TUTORIAL_MODELS, codes[train_idx], capture, SALIENCY_EXAMPLES)
+found = warmup.kernels_of({"job": "steps", "specs": capture.specs})
+""" + COMPILE_FOUND_THEN_NOTE_MISSES + """
+status = main(["compare", "--epochs", "1", "--out", tempfile.mkdtemp() + "/out", "--quiet"])
+print(json.dumps({"found": [warmup._key(d, t) for d, t in found], "nothing_compiled": nothing_compiled,
+                  "missed": missed, "status": status}))
+"""
+
+
+def test_the_kernels_found_for_a_comparison_are_every_kernel_it_calls():
+    # motifnet compare records both models' training steps and their saliency maps in one
+    # job; the whole command (its own helper off) then calls nothing else
+    proc = _run_python(COMPARE_COVERAGE, env={"MOTIFNET_COMPILE_HELPER": "0"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    found = " ".join(out["found"])
+    assert out["status"] == 0
+    assert "kernels.attention." in found and "kernels.conv1d._backward_blocks" in found, out["found"]  # saliency
+    assert out["nothing_compiled"]
+    assert out["missed"] == [], f"not found: {out['missed']}"
+
+
 def test_recording_notes_both_compilations_above_the_threshold_and_leaves_the_schedule_alone():
     # above the threshold a real run calls the serial compilation for its probes and the
     # threaded one otherwise: the recording notes both, and takes no turn of the schedule

@@ -44,6 +44,19 @@ def add_parser(subparsers):
     return p
 
 
+def prepare(args):
+    """Before Numba is imported (``motifnet.cli`` calls this first): start the process that
+    shares a first comparison's compiling (``motifnet.warmup``), so that its start-up
+    overlaps ours."""
+    from motifnet.warmup import Warmup
+
+    args.warmup = Warmup("compare")
+    return args.warmup
+
+
+SALIENCY_EXAMPLES = 3  # positive test sequences in saliency.png
+
+
 def run(args) -> int:
     if args.epochs < 1:
         raise UserError(f"--epochs must be >= 1, got {args.epochs}")
@@ -82,7 +95,10 @@ def run(args) -> int:
                     print(file=sys.stderr)
         return progress
 
-    result = experiment.compare(TUTORIAL_MODELS, seeds, args.epochs, log=info, progress_for=progress_for)
+    # a first comparison's kernels, both models' and their saliency maps', compile on two cores
+    warmup = getattr(args, "warmup", None) or prepare(args)
+    result = experiment.compare(TUTORIAL_MODELS, seeds, args.epochs, log=info, progress_for=progress_for,
+                                warmup=warmup, saliency_examples=SALIENCY_EXAMPLES)
     runs, summary = result["runs"], result["summary"]
 
     with OutputFolder(out, force=args.force, command="compare") as folder:
@@ -102,7 +118,7 @@ def run(args) -> int:
                         + ("" if all(m is not None for m in meds) else " (no bar: median run never got there)"),
                         annotate_fmt="{:g}")
         seqs, labels, test_idx = result["seqs"], result["labels"], result["test_idx"]
-        pos = [i for i in test_idx if labels[i] == 1][:3]
+        pos = [i for i in test_idx if labels[i] == 1][:SALIENCY_EXAMPLES]
         ex_seqs = [seqs[i] for i in pos]
         from motifnet.data import encode
 
