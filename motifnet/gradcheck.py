@@ -194,14 +194,18 @@ def _model_case_with_live_gradients(name: str, rng: np.random.Generator, tries: 
     raise RuntimeError(f"no model case for {name} with every gradient nonzero in {tries} draws")
 
 
-def model_cases():
+def model_cases(live_gradients: bool = True):
+    """A case maker per model; without ``live_gradients``, the first draw as it is (dead units
+    or not: what motifnet.warmup's recording needs, which cannot run the kernels to see)."""
     from motifnet.models import MODELS
 
-    return {f"model_{name}": (lambda rng, name=name: _model_case_with_live_gradients(name, rng)) for name in MODELS}
+    draw = _model_case_with_live_gradients if live_gradients else _model_case
+    return {f"model_{name}": (lambda rng, name=name: draw(name, rng)) for name in MODELS}
 
 
-def cases() -> dict:
-    """Every check by name: the registry's ops, then the models."""
+def cases(live_gradients: bool = True) -> dict:
+    """Every check by name: the registry's ops, then the models (``model_cases``)."""
     from motifnet.kernels.registry import OPS
 
-    return {op.name: (lambda rng, op=op: op_case(op, rng)) for op in OPS if op.has_backward} | model_cases()
+    return ({op.name: (lambda rng, op=op: op_case(op, rng)) for op in OPS if op.has_backward}
+            | model_cases(live_gradients))

@@ -304,6 +304,34 @@ def _saliency_step(spec: dict) -> None:
     saliency_maps(model, np.zeros(spec["x_shape"], np.dtype(spec["x_dtype"])))
 
 
+def gradcheck_spec_of(names, seed: int, trials: int) -> dict:
+    """What the helper needs to record ``motifnet gradcheck`` of the cases ``names``
+    (``_gradcheck_step``): JSON-able."""
+    return {"job": "gradcheck", "names": list(names), "seed": int(seed), "trials": int(trials)}
+
+
+def _gradcheck_step(spec: dict) -> None:
+    """``motifnet gradcheck``'s cases, drawn from the same seed: each one's analytic gradient
+    and its loss once (the finite differences call the loss again and again, with the same
+    argument types); a case that stops on the recording's placeholder values loses only its
+    own remaining calls.  A model case is its first draw: the real check draws again when
+    that one has a dead unit, and what it then draws (and every case after it) may call a
+    kernel for another pool size, which it compiles itself."""
+    from motifnet.gradcheck import cases
+
+    available = cases(live_gradients=False)
+    rng = np.random.default_rng(spec["seed"])
+    for name in spec["names"]:
+        for _ in range(spec["trials"]):
+            with np.errstate(all="ignore"):
+                try:
+                    case = available[name](rng)
+                    case.analytic()
+                    case.loss()
+                except Exception:
+                    pass
+
+
 def _steps(spec: dict) -> None:
     """Several recording steps in one (``{"job": "steps", "specs": [...]}``), in order."""
     for sub in spec["specs"]:
@@ -347,12 +375,23 @@ def kernels_of(spec: dict) -> list:
 
 # the recording step of each kind of spec (a training run's when it has no "job")
 _STEPS = {"scan": _scan_step, "interpret": _interpret_step, "predict": _predict_step, "saliency": _saliency_step,
-          "steps": _steps}
+          "gradcheck": _gradcheck_step, "steps": _steps}
 
 
 def _key(dispatcher, argtypes) -> str:
+    """The kernel and its argument types, the same in both processes; a kernel made per
+    constant (the fused max-pool's forward per pool size, ``_loops_for(P)``) carries the
+    constants it closes over, or the compilations for two pool sizes would share a key."""
     py = dispatcher.py_func
-    return f"{py.__module__}.{py.__qualname__}{argtypes}"
+    constants = []
+    for cell in py.__closure__ or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(value, (bool, int, float, str)):
+            constants.append(value)
+    return f"{py.__module__}.{py.__qualname__}{constants if constants else ''}{argtypes}"
 
 
 def code_size(py_func, _seen=None) -> int:

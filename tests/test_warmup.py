@@ -273,6 +273,33 @@ def test_the_kernels_found_for_a_comparison_are_every_kernel_it_calls():
     assert out["missed"] == [], f"not found: {out['missed']}"
 
 
+GRADCHECK_COVERAGE = """
+import json
+from numba.core.dispatcher import Dispatcher
+from motifnet import warmup
+from motifnet.cli import main
+from motifnet.gradcheck import cases
+
+found = warmup.kernels_of(warmup.gradcheck_spec_of(list(cases()), 3, 2))
+""" + COMPILE_FOUND_THEN_NOTE_MISSES + """
+status = main(["gradcheck", "--seed", "3", "--trials", "2"])
+print(json.dumps({"found": [warmup._key(d, t) for d, t in found], "nothing_compiled": nothing_compiled,
+                  "missed": missed, "status": status}))
+"""
+
+
+def test_the_kernels_found_for_a_gradcheck_are_every_kernel_it_calls():
+    # motifnet gradcheck's recording draws the same cases and runs each one's analytic
+    # gradient and loss once; the whole check (its own helper off) then calls nothing else
+    proc = _run_python(GRADCHECK_COVERAGE, env={"MOTIFNET_COMPILE_HELPER": "0"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["status"] == 0
+    assert len(out["found"]) >= 20, out["found"]  # every op's forward and backward, in float64
+    assert out["nothing_compiled"]
+    assert out["missed"] == [], f"not found: {out['missed']}"
+
+
 def test_recording_notes_both_compilations_above_the_threshold_and_leaves_the_schedule_alone():
     # above the threshold a real run calls the serial compilation for its probes and the
     # threaded one otherwise: the recording notes both, and takes no turn of the schedule

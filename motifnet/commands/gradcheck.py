@@ -23,6 +23,15 @@ def add_parser(subparsers):
     return p
 
 
+def prepare(args):
+    """Before Numba is imported (``motifnet.cli`` calls this first): start the process that
+    shares a first check's compiling (``motifnet.warmup``), so that its start-up overlaps ours."""
+    from motifnet.warmup import Warmup
+
+    args.warmup = Warmup("gradcheck")
+    return args.warmup
+
+
 def run(args) -> int:
     import numpy as np
 
@@ -40,6 +49,12 @@ def run(args) -> int:
         if unknown:
             raise UserError(f"unknown --only {unknown[0]!r}; choose from {', '.join(available)}")
         names = args.only
+    # a first check's kernels (every op's, in float64) compile on two cores (motifnet.warmup)
+    from motifnet.warmup import gradcheck_spec_of
+
+    warmup = getattr(args, "warmup", None) or prepare(args)
+    warmup.compile_for_specs([gradcheck_spec_of(names, args.seed, args.trials)],
+                             log=lambda message: print(f"warning: {message}", file=sys.stderr, flush=True))
     rng = np.random.default_rng(args.seed)
     header = f"{'op':<18} {'argument':<14} {'max abs err':>12} {'max rel err':>12}  result  shape"
     print(header)
