@@ -20,8 +20,11 @@ How
    ``motifnet scan`` records its own calls instead (``_scan_step``: the scan table, the
    calibration's shuffle, the scan kernel, the model's head; ``Warmup.compile_for_scan``),
    ``motifnet interpret`` its methods' (``_interpret_step``: DeepLIFT, activations,
-   saliency, ISM; ``Warmup.compile_for_interpret``), and ``motifnet predict`` its forward
-   passes on its first batch (``_predict_step``; ``Warmup.compile_for_predict``).  A kernel whose call is above its
+   saliency, ISM; ``Warmup.compile_for_interpret``), ``motifnet predict`` its forward
+   passes on its first batch (``_predict_step``; ``Warmup.compile_for_predict``),
+   ``motifnet gradcheck`` its cases (``_gradcheck_step``), and ``motifnet compare`` both
+   models' steps and their saliency maps (``_saliency_step``) in one job of several
+   (``Warmup.compile_for_specs``).  A kernel whose call is above its
    threshold for threads is noted with both compilations, serial and threaded: a real run
    calls the serial one for its probes (``kernels/_jit.py``, ``RECORDING``).
 2. *Who compiles what* (``compile_kernels``): the kernels are taken largest first (by
