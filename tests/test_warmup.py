@@ -60,6 +60,18 @@ Dispatcher._compile_for_args = recording
 """
 
 
+def _coverage(code, env=None) -> dict:
+    """Run a coverage script (a recording, its kernels compiled, then the real run with
+    every later first call noted) in a fresh process: what it printed, once it has shown
+    that finding the kernels compiled nothing and that the real run compiled nothing more."""
+    proc = _run_python(code, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["nothing_compiled"]                   # finding them compiled nothing
+    assert out["missed"] == [], f"not found: {out['missed']}"
+    return out
+
+
 COVERAGE = """
 import json, sys
 import numpy as np
@@ -101,12 +113,8 @@ def test_the_kernels_found_are_every_kernel_a_training_run_calls(name):
     # In a fresh process every kernel's first call with new argument types goes through
     # _compile_for_args (a cache load included): once the kernels found are compiled, a
     # real fit and an evaluation must find every kernel they call already there.
-    proc = _run_python(COVERAGE.replace("sys.argv[1]", repr(name)))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = _coverage(COVERAGE.replace("sys.argv[1]", repr(name)))
     assert len(out["found"]) >= 8, out["found"]      # the step really reached its kernels
-    assert out["nothing_compiled"]                   # finding them compiled nothing
-    assert out["missed"] == [], f"not found: {out['missed']}"
     assert out["compiled_step"] == (name == "cnn_long")
 
 
@@ -144,14 +152,10 @@ print(json.dumps({"found": [warmup._key(d, t) for d, t in found], "nothing_compi
 def test_the_kernels_found_for_a_scan_are_every_kernel_a_scan_calls(workers):
     # as above, for motifnet scan's recording step: its calibration and its scan, with one
     # scanning thread and with a pool of two, call no kernel it did not find
-    proc = _run_python(SCAN_COVERAGE.replace("sys.argv[1]", repr(str(workers))))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = _coverage(SCAN_COVERAGE.replace("sys.argv[1]", repr(str(workers))))
     assert len(out["found"]) >= 5, out["found"]  # table, shuffle, scan kernel, the head's layers
     found = " ".join(out["found"])
     assert "negatives._shuffle_runs" in found and "kernels.scan._forward_loops" in found
-    assert out["nothing_compiled"]
-    assert out["missed"] == [], f"not found: {out['missed']}"
 
 INTERPRET_COVERAGE = """
 import json, sys, tempfile
@@ -191,15 +195,11 @@ _ALL_THREADED = {"MOTIFNET_PARALLEL_MIN_WORK": "1", "MOTIFNET_PARALLEL_MIN_NS": 
 def test_the_kernels_found_for_an_interpretation_are_every_kernel_it_calls(name, env):
     # as above, for motifnet interpret's recording step: DeepLIFT on positives and
     # negatives (of another width), the filters' activations, saliency, attention, ISM
-    proc = _run_python(INTERPRET_COVERAGE.replace("sys.argv[1]", repr(name)), env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = _coverage(INTERPRET_COVERAGE.replace("sys.argv[1]", repr(name)), env=env)
     found = " ".join(out["found"])
     assert "negatives._shuffle_runs" in found, out["found"]
     assert ("kernels.ism." in found) == (name != "attention")  # attention's ISM: batched forwards
     assert ".<parallel>." in found if env else ".<parallel>." not in found
-    assert out["nothing_compiled"]
-    assert out["missed"] == [], f"not found: {out['missed']}"
 
 
 PREDICT_COVERAGE = """
@@ -229,13 +229,9 @@ print(json.dumps({"found": [warmup._key(d, t) for d, t in found], "nothing_compi
 def test_the_kernels_found_for_a_prediction_are_every_kernel_it_calls(name, env):
     # as above, for motifnet predict's recording step: the forward passes over a batch
     # (150 sequences: two evaluation batches of 64 and one of 22)
-    proc = _run_python(PREDICT_COVERAGE.replace("sys.argv[1]", repr(name)), env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = _coverage(PREDICT_COVERAGE.replace("sys.argv[1]", repr(name)), env=env)
     assert len(out["found"]) >= 3, out["found"]  # the convolution (fused with its pooling), ReLU, linear
     assert (".<parallel>." in " ".join(out["found"])) == bool(env)
-    assert out["nothing_compiled"]
-    assert out["missed"] == [], f"not found: {out['missed']}"
 
 
 COMPARE_COVERAGE = """
@@ -263,14 +259,10 @@ print(json.dumps({"found": [warmup._key(d, t) for d, t in found], "nothing_compi
 def test_the_kernels_found_for_a_comparison_are_every_kernel_it_calls():
     # motifnet compare records both models' training steps and their saliency maps in one
     # job; the whole command (its own helper off) then calls nothing else
-    proc = _run_python(COMPARE_COVERAGE, env={"MOTIFNET_COMPILE_HELPER": "0"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = _coverage(COMPARE_COVERAGE, env={"MOTIFNET_COMPILE_HELPER": "0"})
     found = " ".join(out["found"])
     assert out["status"] == 0
     assert "kernels.attention." in found and "kernels.conv1d._backward_blocks" in found, out["found"]  # saliency
-    assert out["nothing_compiled"]
-    assert out["missed"] == [], f"not found: {out['missed']}"
 
 
 GRADCHECK_COVERAGE = """
@@ -291,13 +283,9 @@ print(json.dumps({"found": [warmup._key(d, t) for d, t in found], "nothing_compi
 def test_the_kernels_found_for_a_gradcheck_are_every_kernel_it_calls():
     # motifnet gradcheck's recording draws the same cases and runs each one's analytic
     # gradient and loss once; the whole check (its own helper off) then calls nothing else
-    proc = _run_python(GRADCHECK_COVERAGE, env={"MOTIFNET_COMPILE_HELPER": "0"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = _coverage(GRADCHECK_COVERAGE, env={"MOTIFNET_COMPILE_HELPER": "0"})
     assert out["status"] == 0
     assert len(out["found"]) >= 20, out["found"]  # every op's forward and backward, in float64
-    assert out["nothing_compiled"]
-    assert out["missed"] == [], f"not found: {out['missed']}"
 
 
 def test_recording_notes_both_compilations_above_the_threshold_and_leaves_the_schedule_alone():
