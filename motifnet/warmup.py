@@ -107,10 +107,24 @@ def _read_done(stream, timeout: float) -> bool:
         return False
 
 
+def _model_spec(model) -> dict:
+    """The part of every spec that rebuilds ``model`` (``_model_of``): JSON-able."""
+    return {"architecture": model.name, "hyperparameters": model.hyperparameters(),
+            "dtype": np.dtype(model.dtype).name}
+
+
+def _model_of(spec: dict):
+    """A fresh model of the spec's architecture, its buffers made as zeros (``_zero_buffers``)."""
+    from motifnet.models import MODELS
+
+    model = MODELS[spec["architecture"]](**spec["hyperparameters"], dtype=np.dtype(spec["dtype"]))
+    _zero_buffers(model)
+    return model
+
+
 def spec_of(model, x, lengths, batch_size: int, eval_batch_size: int) -> dict:
     """What the helper needs to run the same recording step (``_step``): JSON-able."""
-    return {"architecture": model.name, "hyperparameters": model.hyperparameters(),
-            "dtype": np.dtype(model.dtype).name, "x_dtype": np.dtype(x.dtype).name,
+    return {**_model_spec(model), "x_dtype": np.dtype(x.dtype).name,
             "x_shape": list(x.shape[1:]), "n": int(x.shape[0]), "variable_length": lengths is not None,
             "batch_size": int(batch_size), "eval_batch_size": int(eval_batch_size)}
 
@@ -150,13 +164,11 @@ def _step(spec: dict) -> None:
     from motifnet.compiled_step import compiled_step_for
     from motifnet.kernels._jit import one_thread
     from motifnet.layers import BCEWithLogitsLoss
-    from motifnet.models import MODELS
     from motifnet.optim import Adam
 
     dtype = np.dtype(spec["dtype"])
-    model = MODELS[spec["architecture"]](**spec["hyperparameters"], dtype=dtype)
+    model = _model_of(spec)
     loss_fn = BCEWithLogitsLoss()
-    _zero_buffers(model)
     _zero_buffers(loss_fn)
     tail = tuple(spec["x_shape"])
     for rows, train in ((min(spec["batch_size"], spec["n"]), True), (min(spec["eval_batch_size"], spec["n"]), False)):
@@ -182,8 +194,7 @@ def _step(spec: dict) -> None:
 
 def scan_spec_of(model, window: int, step: int, calibrate: bool = True) -> dict:
     """What the helper needs to run a scan's recording step (``_scan_step``): JSON-able."""
-    return {"job": "scan", "architecture": model.name, "hyperparameters": model.hyperparameters(),
-            "dtype": np.dtype(model.dtype).name, "window": int(window), "step": int(step),
+    return {"job": "scan", **_model_spec(model), "window": int(window), "step": int(step),
             "calibrate": bool(calibrate)}
 
 
@@ -193,13 +204,11 @@ def _scan_step(spec: dict) -> None:
     calibrates), the scan kernel as every scanning thread runs it (serially) and the
     model's head (on the calling thread, serially too: ``motifnet.scan``, "Threads")."""
     from motifnet.kernels._jit import one_thread
-    from motifnet.models import MODELS
     from motifnet.negatives import dinucleotide_shuffle
     from motifnet.scan import Scanner
 
     dtype = np.dtype(spec["dtype"])
-    model = MODELS[spec["architecture"]](**spec["hyperparameters"], dtype=dtype)
-    _zero_buffers(model)
+    model = _model_of(spec)
     W = spec["window"]
     scanner = Scanner(model, window=W, step=spec["step"])
     if spec["calibrate"]:
@@ -213,8 +222,7 @@ def interpret_spec_of(model, codes, background_shape, references, n_references: 
     """What the helper needs to run ``motifnet interpret``'s recording step
     (``_interpret_step``) for ``model`` on ``codes`` (N, L), with DeepLIFT on negatives of
     ``background_shape`` (n, L') too (None: none): JSON-able."""
-    return {"job": "interpret", "architecture": model.name, "hyperparameters": model.hyperparameters(),
-            "dtype": np.dtype(model.dtype).name, "n": int(codes.shape[0]), "length": int(codes.shape[1]),
+    return {"job": "interpret", **_model_spec(model), "n": int(codes.shape[0]), "length": int(codes.shape[1]),
             "background": None if background_shape is None else [int(v) for v in background_shape],
             "references": references if isinstance(references, str) else None, "n_references": int(n_references)}
 
@@ -230,13 +238,10 @@ def _interpret_step(spec: dict) -> None:
     own remaining calls, which the real run then compiles itself."""
     from motifnet.attribution import deeplift, model_in_dtype
     from motifnet.ism import fast_ism
-    from motifnet.models import MODELS
     from motifnet.negatives import dinucleotide_shuffle
     from motifnet.train import EVAL_BATCH_SIZE, saliency_maps
 
-    dtype = np.dtype(spec["dtype"])
-    model = MODELS[spec["architecture"]](**spec["hyperparameters"], dtype=dtype)
-    _zero_buffers(model)
+    model = _model_of(spec)
     twin = model_in_dtype(model, np.float64)  # DeepLIFT's and saliency's float64 copy
     _zero_buffers(twin)
     N, L, R = spec["n"], spec["length"], spec["n_references"]
@@ -276,34 +281,28 @@ def _interpret_step(spec: dict) -> None:
 def predict_spec_of(model, codes) -> dict:
     """What the helper needs to run ``motifnet predict``'s recording step (``_predict_step``)
     for ``model`` on a batch ``codes`` (N, L) of sequences: JSON-able."""
-    return {"job": "predict", "architecture": model.name, "hyperparameters": model.hyperparameters(),
-            "dtype": np.dtype(model.dtype).name, "n": int(codes.shape[0]), "length": int(codes.shape[1])}
+    return {"job": "predict", **_model_spec(model), "n": int(codes.shape[0]), "length": int(codes.shape[1])}
 
 
 def _predict_step(spec: dict) -> None:
     """The kernel calls of ``motifnet predict`` on one batch of its input (``predict_logits``:
     forward only, by evaluation batch), on zeros of the batch's size."""
-    from motifnet.models import MODELS
     from motifnet.train import predict_logits
 
-    model = MODELS[spec["architecture"]](**spec["hyperparameters"], dtype=np.dtype(spec["dtype"]))
-    _zero_buffers(model)
+    model = _model_of(spec)
     n, L = spec["n"], spec["length"]
     predict_logits(model, np.zeros((n, L), np.int8), np.full(n, L, dtype=np.int64))
 
 
 def saliency_spec_of(model, x) -> dict:
     """What the helper needs to record ``motifnet.train.saliency_maps(model, x)`` (``_saliency_step``)."""
-    return {"job": "saliency", "architecture": model.name, "hyperparameters": model.hyperparameters(),
-            "dtype": np.dtype(model.dtype).name, "x_shape": list(x.shape), "x_dtype": np.dtype(x.dtype).name}
+    return {"job": "saliency", **_model_spec(model), "x_shape": list(x.shape), "x_dtype": np.dtype(x.dtype).name}
 
 
 def _saliency_step(spec: dict) -> None:
-    from motifnet.models import MODELS
     from motifnet.train import saliency_maps
 
-    model = MODELS[spec["architecture"]](**spec["hyperparameters"], dtype=np.dtype(spec["dtype"]))
-    _zero_buffers(model)
+    model = _model_of(spec)
     saliency_maps(model, np.zeros(spec["x_shape"], np.dtype(spec["x_dtype"])))
 
 
@@ -343,8 +342,8 @@ def _steps(spec: dict) -> None:
 
 def kernels_of(spec: dict) -> list:
     """``[(dispatcher, argument types)]``: the kernels the run's first step calls (or, for a
-    ``scan_spec_of`` or ``interpret_spec_of`` spec, its scan's or its interpretation's) that
-    this process has not compiled yet, in the order of their first calls.
+    spec with a "job", that job's recording step: ``_STEPS``) that this process has not
+    compiled yet, in the order of their first calls.
 
     The step runs with Numba's compile-on-first-call entry replaced by a recorder: a kernel
     not yet compiled here is noted and skipped (nothing is compiled or run); one already
@@ -669,15 +668,11 @@ class Warmup:
         """Compile (or load) every kernel a training run of ``model`` on ``x`` calls first."""
         from motifnet.train import EVAL_BATCH_SIZE
 
-        if not self.on:
-            return self.report
         return self._compile_spec(spec_of(model, x, lengths, batch_size, eval_batch_size or EVAL_BATCH_SIZE), log)
 
     def compile_for_scan(self, model, window: int, step: int, calibrate: bool = True, log=None) -> dict:
         """Compile (or load) every kernel a ``motifnet scan`` of a site-calling ``model`` calls
         (``calibrate``: the threshold's shuffles too)."""
-        if not self.on:
-            return self.report
         return self._compile_spec(scan_spec_of(model, window, step, calibrate), log)
 
     def compile_for_interpret(self, model, codes, background_shape=None, references="shuffle",
@@ -685,15 +680,11 @@ class Warmup:
         """Compile (or load) every kernel ``motifnet interpret`` of ``model`` on ``codes``
         (N, L) calls (``background_shape``: (n, L') of the negatives DeepLIFT runs on, for
         the motif discovery's background; None for none)."""
-        if not self.on:
-            return self.report
         return self._compile_spec(interpret_spec_of(model, codes, background_shape, references, n_references), log)
 
     def compile_for_predict(self, model, codes, log=None) -> dict:
         """Compile (or load) every kernel ``motifnet predict`` of ``model`` calls on a batch
         like ``codes`` (N, L)."""
-        if not self.on:
-            return self.report
         return self._compile_spec(predict_spec_of(model, codes), log)
 
     def compile_for_specs(self, specs, log=None, trust_note: bool = False) -> dict:
@@ -703,7 +694,7 @@ class Warmup:
         for recordings that cost a warm run a noticeable share of its time (gradcheck's,
         0.26 s of ~2 s); a note left stale by an edited kernel file then means compiling in
         this process alone, as without this module."""
-        if not self.on or (trust_note and self.helper is None and noted_warm(self.model_name)):
+        if trust_note and self.helper is None and noted_warm(self.model_name):
             return self.report
         return self._compile_spec({"job": "steps", "specs": list(specs)}, log)
 
@@ -712,6 +703,8 @@ class Warmup:
         self._stop()
 
     def _compile_spec(self, spec, log) -> dict:
+        if not self.on:
+            return self.report
         start = time.perf_counter()
         claims = None
         with collector_paused():  # the compilers' objects: see collector_paused
