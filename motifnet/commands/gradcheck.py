@@ -50,11 +50,11 @@ def run(args) -> int:
             raise UserError(f"unknown --only {unknown[0]!r}; choose from {', '.join(available)}")
         names = args.only
     # a first check's kernels (every op's, in float64) compile on two cores (motifnet.warmup)
+    from motifnet.commands._common import warn
     from motifnet.warmup import gradcheck_spec_of
 
     warmup = getattr(args, "warmup", None) or prepare(args)
-    warmup.compile_for_specs([gradcheck_spec_of(names, args.seed, args.trials)], trust_note=True,
-                             log=lambda message: print(f"warning: {message}", file=sys.stderr, flush=True))
+    warmup.compile_for_specs([gradcheck_spec_of(names, args.seed, args.trials)], trust_note=True, log=warn)
     rng = np.random.default_rng(args.seed)
     header = f"{'op':<18} {'argument':<14} {'max abs err':>12} {'max rel err':>12}  result  shape"
     print(header)

@@ -144,7 +144,7 @@ def run(args) -> int:
     from motifnet.outputs import OutputFolder, check_output_folder
 
     check_output_folder(out, args.force)
-    from motifnet.commands._common import load_run_model
+    from motifnet.commands._common import load_run_model, warn
 
     model, _, _ = load_run_model(str(run_dir))
     pos_codes, pos_lengths, neg_codes, neg_lengths, source = _load(args, run_dir)
@@ -178,8 +178,7 @@ def run(args) -> int:
     background = None
     if neg_codes is not None and len(neg_codes):
         background = (background_count(len(pos_codes), len(neg_codes)), neg_codes.shape[1])
-    warmup.compile_for_interpret(model, pos_codes, background, args.references, args.n_references,
-                                 log=lambda message: print(f"warning: {message}", file=sys.stderr, flush=True))
+    warmup.compile_for_interpret(model, pos_codes, background, args.references, args.n_references, log=warn)
 
     start = time.perf_counter()
     with OutputFolder(out, force=args.force, command="interpret") as folder:

@@ -61,10 +61,9 @@ def prepare(args):
 
 
 def _table(model, model_path, args):
-    import sys
-
     import numpy as np
 
+    from motifnet.commands._common import warn
     from motifnet.train import predict_proba
 
     rows, batch = ["id\tlength\tprobability"], []
@@ -77,8 +76,7 @@ def _table(model, model_path, args):
             codes[i, :len(c)] = c
         lengths = np.array([len(c) for _, c, _ in batch], dtype=np.int64)
         if len(rows) == 1:  # the first batch's kernels compile on two cores (motifnet.warmup)
-            warmup.compile_for_predict(model, codes, log=lambda message: print(f"warning: {message}",
-                                                                               file=sys.stderr, flush=True))
+            warmup.compile_for_predict(model, codes, log=warn)
         for (rec_id, c, _), p in zip(batch, predict_proba(model, codes, lengths)):
             rows.append(f"{rec_id}\t{len(c)}\t{p:.6g}")
         batch.clear()

@@ -113,7 +113,7 @@ def _threshold(args, model, metadata, scanner_window, scanner_step, say, workers
 
 
 def run(args) -> int:
-    from motifnet.commands._common import absolute, load_run_model, plain_json
+    from motifnet.commands._common import absolute, load_run_model, plain_json, warn
 
     say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     import numba
@@ -142,8 +142,7 @@ def run(args) -> int:
     threshold, database, db_name = None, None, None
     if scanner.sites:
         # a first scan's kernels compile on two cores (motifnet.warmup)
-        warmup.compile_for_scan(model, scanner.window, scanner.step, calibrate=args.threshold is None,
-                                log=lambda message: print(f"warning: {message}", file=sys.stderr, flush=True))
+        warmup.compile_for_scan(model, scanner.window, scanner.step, calibrate=args.threshold is None, log=warn)
         threshold = _threshold(args, model, metadata, scanner.window, scanner.step, say, workers)
         if args.motif_db is None:
             from motifnet.motif import load_default_database
