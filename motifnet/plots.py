@@ -46,6 +46,18 @@ def _figure(width=5.0, height=3.5):
     return fig, fig.add_subplot()
 
 
+def ready() -> None:
+    """matplotlib imported and its text engine started, on a throw-away figure drawn into
+    memory: a process's first figure pays this (~0.35 s here), later ones do not.  For a run
+    with time to spare before its figures (``motifnet.warmup.Warmup.meanwhile``)."""
+    import io
+
+    fig, ax = _figure(1.0, 1.0)
+    ax.set_title("0")
+    ax.plot([0.0, 1.0], [0.0, 1.0])
+    fig.savefig(io.BytesIO(), dpi=20, format="png")
+
+
 def _epoch_axis(ax) -> None:
     from matplotlib.ticker import MaxNLocator
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -491,6 +492,57 @@ def test_a_model_whose_kernels_are_all_cached_runs_without_a_helper(tmp_path, mo
     assert (started, compiled) == ([1, 1, 1], [1, 1])
     Path(warmup._note_file("cnn")).write_text("relative/a.nbi\n")  # not a note of ours
     assert not warmup.noted_warm("cnn")
+
+
+def test_chores_run_while_the_helper_compiles_once_before_this_process_claims(monkeypatch):
+    # Warmup.meanwhile: after the helper has its job and before this process takes kernels
+    # (the claims then leave this process's share to the helper); a failing chore is skipped
+    events = []
+    monkeypatch.setenv("MOTIFNET_COMPILE_HELPER", "0")
+    w = warmup.Warmup()
+    monkeypatch.setattr(warmup.Warmup, "_send", lambda self, folder, spec: events.append("sent"))
+    monkeypatch.setattr(warmup, "compile_kernels", lambda found, claims: events.append("claims"))
+    monkeypatch.setattr(warmup, "_read_done", lambda stream, timeout: True)
+
+    def broken():
+        events.append("broken")
+        raise RuntimeError("no matplotlib here")
+
+    w.meanwhile(broken)
+    w.meanwhile(lambda: events.append("chore"))
+    w.helper = types.SimpleNamespace(stdout=None)  # as if started
+    w._compile_with_helper([], None, "folder", {})
+    assert events == ["sent", "broken", "chore", "claims"]
+    w._compile_with_helper([], None, "folder", {})
+    assert events[4:] == ["sent", "claims"]  # once
+    w.helper = None  # no helper: nothing to overlap, the run does its chores where it needs them
+    w.meanwhile(lambda: events.append("alone"))
+    w._compile_with_helper([], None, "folder", {})
+    assert events[6:] == ["claims"]
+
+
+def test_the_plotting_chore_changes_no_figure(tmp_path):
+    # plots.ready draws a throw-away figure: the run's figures must come out byte for byte
+    # as in a process that never drew it
+    code = """
+    import sys
+    import numpy as np
+    from motifnet import plots
+    if sys.argv[1] == "ready":
+        plots.ready()
+    history = [{"epoch": e, "loss": 1.0 / e, "valid_loss": 1.2 / e, "accuracy": 1 - 0.5 / e,
+                "valid_accuracy": 1 - 0.6 / e, "best": e == 3} for e in range(1, 6)]
+    plots.plot_loss(history, sys.argv[2] + "/loss.png")
+    rng = np.random.default_rng(0)
+    plots.plot_roc_pr(rng.normal(size=200), rng.integers(0, 2, 200), sys.argv[2] + "/roc_pr.png")
+    """
+    for name in ("plain", "ready"):
+        (tmp_path / name).mkdir()
+        proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code), name, str(tmp_path / name)],
+                              capture_output=True, text=True, timeout=600, cwd=REPO)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    for figure in ("loss.png", "roc_pr.png"):
+        assert (tmp_path / "plain" / figure).read_bytes() == (tmp_path / "ready" / figure).read_bytes(), figure
 
 
 def test_it_can_be_turned_off(monkeypatch):

@@ -122,6 +122,14 @@ def warn(message: str) -> None:
     print(message if message.startswith("warning:") else f"warning: {message}", file=sys.stderr, flush=True)
 
 
+def plots_ready() -> None:
+    """``motifnet.plots.ready``, imported when called: a chore for a first run's compiling
+    (``motifnet.warmup.Warmup.meanwhile``) that ``prepare`` can name before numpy is imported."""
+    from motifnet import plots
+
+    plots.ready()
+
+
 def absolute(path: str) -> str:
     return path if "://" in path else os.path.abspath(path)
 

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from motifnet.commands._common import add_output_arguments, info
+from motifnet.commands._common import add_output_arguments, info, plots_ready
 from motifnet.constants import PRIMER_MOTIF, TUTORIAL_MODELS
 from motifnet.errors import UserError
 
@@ -51,6 +51,7 @@ def prepare(args):
     from motifnet.warmup import Warmup
 
     args.warmup = Warmup("compare")
+    args.warmup.meanwhile(plots_ready)  # the comparison's figures come last
     return args.warmup
 
 

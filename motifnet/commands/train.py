@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from motifnet.commands._common import (add_data_arguments, add_output_arguments, add_split_arguments, data_spec,
-                                       has_data_arguments, info, plain_json, warn)
+                                       has_data_arguments, info, plain_json, plots_ready, warn)
 from motifnet.errors import UserError
 
 from motifnet.constants import MODEL_NAMES  # noqa: E402
@@ -147,6 +147,7 @@ def prepare(args):
     from motifnet.warmup import Warmup
 
     args.warmup = Warmup(_model_name(args))
+    args.warmup.meanwhile(plots_ready)  # the run's figures come last
     return args.warmup
 
 
