@@ -16,7 +16,9 @@ The one contract of every fast kernel (``<op>_forward_into``, ``<op>_backward_in
   The checked entry points (``<op>_forward``, ``<op>_backward``) validate their
   arguments, allocate, and call the fast kernels;
 * serial or thread-parallel is decided in one place, ``_jit.use_parallel``, from each
-  call's amount of work (a thread-pool dispatch costs more than a seed-sized layer).
+  call's amount of work (a thread-pool dispatch costs more than a seed-sized layer), and
+  ``_jit.ThreadsGate``: a threaded compilation runs once it is in place or its compiling
+  is paid for by the serial time of the calls that wanted it.
 
 ``registry.OPS`` lists every op with its fast pair, reference pair, torch equivalent,
 valid shapes and benchmark shapes; the tests, ``motifnet gradcheck``, ``motifnet

@@ -68,6 +68,12 @@ Why these options:
   1 thread).  attention's kernels follow the same rule (one ``np.empty`` 2-D, copies and
   zeros by loops).  Kernels off the three models' training path (the dense conv1d that
   saliency maps run, among others) still allocate as they did.
+* threads that pay for their compiling: a threaded compilation costs about twice the
+  serial one to compile, and a first run that used threads where they could not repay it
+  waited seconds for nothing (the cnn on 3,000 x 200 bp: 19.5 s at 2 threads, 8.9 s at
+  1).  So each threaded compilation has a ``ThreadsGate``: it runs once it is compiled or
+  cached, or once the serial calls that wanted it have taken ``THREADS_PAYBACK_S`` on this
+  machine, summed over runs (comment above ``THREADS_PAYBACK_S``).
 * ``nogil``: off, except for kernels that Python threads call at once
   (``SerialOrParallel(fn, nogil=True)``): the scan kernel, which ``motifnet scan`` runs on
   chunks in worker threads while the main thread parses FASTA and writes text
@@ -77,6 +83,7 @@ Why these options:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import hashlib
@@ -364,20 +371,158 @@ class ProbeSchedule:
 RECORDING = [False]
 
 
+# A threaded compilation costs about twice its serial one to compile (Numba compiles the
+# prange loop's body again, as a function of its own, with everything it calls): 1.5-4 s
+# for a kernel on this VM, ~10 s for the cnn's compiled step.  It saves at most half of
+# its calls' serial time on two threads.  A first `motifnet train` of the cnn on 3,000 x
+# 200 bp (5 epochs) took 19.5 s at 2 threads and 8.9 s at 1, and warm 1.80 s against
+# 1.69 s: the threads never paid for their compiling.  So a threaded compilation runs only
+# when it is in place (compiled in this process or in Numba's cache) or paid for: once the
+# serial calls that wanted it have taken THREADS_PAYBACK_S on this machine, summed over
+# runs (``ThreadsGate``).  The classic rent-or-buy rule: a machine that keeps running big
+# jobs compiles it once, after at most about that long on one core; one that never does
+# never pays.  MOTIFNET_THREADS_PAYBACK_S=0: every threaded compilation compiles at its
+# first call, as before this rule (the test suite and the benchmarks run so: they test and
+# time the threaded code itself).
+THREADS_PAYBACK_S = 5.0
+_gates = []  # every ThreadsGate, for the tally written at exit
+
+
+def _payback_ns() -> float:
+    try:
+        return float(os.environ.get("MOTIFNET_THREADS_PAYBACK_S", THREADS_PAYBACK_S)) * 1e9
+    except ValueError:
+        return THREADS_PAYBACK_S * 1e9
+
+
+def _index_exists(dispatcher) -> bool:
+    """Whether Numba's cache holds a compilation of ``dispatcher`` (its index file exists:
+    a Numba internal; False when unknown)."""
+    try:
+        return os.path.exists(dispatcher._cache._cache_file._index_path)
+    except Exception:
+        return False
+
+
+class ThreadsGate:
+    """Whether a threaded compilation may run yet (comment above ``THREADS_PAYBACK_S``).
+
+    ``ready()``: it is compiled in this process, or in the cache, or paid for, or no payback
+    is asked (or Numba's cache is off: every run would compile it again anyway).  While it
+    is not, its caller runs the serial compilation inside ``waiting()`` (or through
+    ``timing(fn)``), whose time is added to the machine's tally for it; the first call
+    after the tally reaches the payback compiles it.  The tally is kept per threaded
+    compilation (by its cache name, which a kernel edit changes) in a note
+    (``motifnet.cache_notes``), updated at exit.  It is time measured, as the probes' is
+    (``ProbeSchedule``), so which call of a run first runs threaded depends on the
+    machine's speed; calls after it may differ from serial ones in float rounding (a
+    threaded backward sums its parts' gradients), as 1 and 2 threads do.
+    """
+
+    NOTE = "threads-tally"
+    _tally = None  # the note as read at this process's first need: name -> ns
+
+    def __init__(self, dispatcher):
+        self.dispatcher = dispatcher
+        self.open = False
+        self.added_ns = 0  # this process's part of the tally
+        self._cached = None
+        _gates.append(self)
+
+    @property
+    def name(self) -> str:
+        fn = self.dispatcher.py_func
+        return f"{fn.__module__}.{fn.__qualname__}"
+
+    def ready(self) -> bool:
+        if not self.open:
+            payback = _payback_ns()
+            if self._cached is None:
+                self._cached = _index_exists(self.dispatcher)
+            if (payback <= 0 or not CACHE or self._cached or self.dispatcher.signatures
+                    or self.tally_ns() >= payback):
+                self.open = True
+        return self.open
+
+    def add(self, serial_ns: int) -> None:
+        """A serial call that wanted this threaded compilation took ``serial_ns``."""
+        if not RECORDING[0]:  # motifnet.warmup's recording runs nothing
+            self.added_ns += serial_ns
+
+    @contextlib.contextmanager
+    def waiting(self):
+        """Around a serial call that wanted the threads: its time goes to the tally."""
+        start = time.perf_counter_ns()
+        try:
+            yield
+        finally:
+            self.add(time.perf_counter_ns() - start)
+
+    def timing(self, fn):
+        """``fn`` (a serial compilation), its calls' time going to the tally."""
+        def timed(*args):
+            with self.waiting():
+                return fn(*args)
+        return timed
+
+    def tally_ns(self) -> float:
+        return ThreadsGate._read().get(self.name, 0.0) + self.added_ns
+
+    @classmethod
+    def _read(cls) -> dict:
+        if cls._tally is None:
+            cls._tally = {}
+            try:
+                import json
+
+                from motifnet.cache_notes import note_path
+
+                with open(note_path(cls.NOTE), encoding="utf-8") as fh:
+                    tally = json.load(fh)
+                cls._tally = {str(k): float(v) for k, v in tally.items()} if isinstance(tally, dict) else {}
+            except (OSError, ValueError, TypeError, AttributeError):
+                pass
+        return cls._tally
+
+
+@atexit.register
+def _write_tally() -> None:
+    """Add this process's serial time that waited for threads to the machine's note (read
+    again just before, so that runs in between keep theirs; two at the same moment may lose
+    one's share, which only delays a compilation)."""
+    added = {g.name: g.added_ns for g in _gates if g.added_ns > 0}
+    if not added:
+        return
+    try:
+        import json
+
+        from motifnet.cache_notes import note_path, write_note
+
+        ThreadsGate._tally = None
+        tally = dict(ThreadsGate._read())
+        for name, ns in added.items():
+            tally[name] = tally.get(name, 0.0) + ns
+        write_note(note_path(ThreadsGate.NOTE), json.dumps(tally, sort_keys=True) + "\n")
+    except Exception:  # at exit: never a traceback for an optimisation
+        pass
+
+
 class SerialOrParallel:
     """One loop nest compiled twice: serially (``prange`` acts as ``range``) and with threads.
 
     ``kernel(work, *args)`` runs the parallel compilation when the call is big enough and
     the serial one otherwise: ``use_parallel(work)``, or, when ``ns_per_work`` (the
     measured serial nanoseconds of one unit of the kernel's work) is given,
-    ``use_threads(work * ns_per_work)``.  Both compile lazily, on their first call, so
-    a run that never crosses the threshold never pays for the parallel one.  ``nogil``:
+    ``use_threads(work * ns_per_work)``; and only once its ``gate`` (``ThreadsGate``) lets
+    it.  Both compile lazily, on their first call, so a run that never crosses the
+    threshold never pays for the parallel one.  ``nogil``:
     both compilations release the GIL while they run (module docstring).
     """
 
     def __init__(self, fn, ns_per_work=None, nogil=False):
         self.serial = jit(fn, nogil=nogil)
         self.parallel = jit_parallel(fn, nogil=nogil)
+        self.gate = ThreadsGate(self.parallel)
         self.ns_per_work = ns_per_work
         self._schedule = ProbeSchedule()  # its serial_rate: serial ns per unit of work
         self.__doc__ = fn.__doc__
@@ -409,8 +554,10 @@ class SerialOrParallel:
         compilation instead and is timed (a probe)."""
         if not self.threaded(work):
             return self.serial, 1
-        if RECORDING[0]:
-            return self._both, numba.get_num_threads()
+        if RECORDING[0]:  # the compilations a real run will call: threaded ones only when ready
+            return (self._both, numba.get_num_threads()) if self.gate.ready() else (self.serial, 1)
+        if not self.gate.ready():  # until its threaded compilation is in place or paid for
+            return self.gate.timing(self.serial), 1
         if self.ns_per_work is None:
             return self.parallel, numba.get_num_threads()
         schedule = self._schedule

@@ -72,13 +72,15 @@ their entry points ``attention_forward_into`` and ``attention_backward_into``;
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 
 import numba
 import numpy as np
 from numba import prange
 
-from motifnet.kernels._jit import jit, jit_parallel, use_parallel
+from motifnet.kernels._jit import ThreadsGate, jit, jit_parallel, use_parallel
 from motifnet.kernels._validate import check_float_array, check_shape
 
 __all__ = [
@@ -417,11 +419,19 @@ def _backward_parallel(d_context, q, k, W, v, weights, energy, dq, dk, dW, db, d
                 dW[j, i] += dW_part[c * H + j, i]
 
 
-def _n_chunks(B: int, H: int, L: int) -> int:
-    """Number of parallel row blocks for a call (1 means: run the serial loop nest)."""
+_forward_threads = ThreadsGate(_forward_parallel)
+_backward_threads = ThreadsGate(_backward_parallel)
+
+
+def _n_chunks(B: int, H: int, L: int, threads):
+    """(number of parallel row blocks for a call, 1 meaning: run the serial loop nest; the
+    serial run's context); ``threads``: the ThreadsGate of the parallel function the call
+    would run, whose ``waiting()`` times a serial call that wanted it."""
     if B < 2 or not use_parallel(B * L * H * H):
-        return 1
-    return min(B, numba.get_num_threads())
+        return 1, contextlib.nullcontext()
+    if not threads.ready():
+        return 1, threads.waiting()
+    return min(B, numba.get_num_threads()), None
 
 
 def attention_forward_into(q, k, W, bias, v, context, weights, energy):
@@ -432,11 +442,12 @@ def attention_forward_into(q, k, W, bias, v, context, weights, energy):
     bias (H,) (zeros when the model has none), v (H,).
     """
     B, H, L = k.shape
-    n_chunks = _n_chunks(B, H, L)
+    n_chunks, serial_run = _n_chunks(B, H, L, _forward_threads)
     if n_chunks > 1:
         _forward_parallel(q, k, W, bias, v, context, weights, energy, n_chunks)
     else:
-        _forward_serial(q, k, W, bias, v, context, weights, energy)
+        with serial_run:
+            _forward_serial(q, k, W, bias, v, context, weights, energy)
 
 
 def attention_backward_into(d_context, q, k, W, v, weights, energy, dq, dk, dW, db, dv):
@@ -446,11 +457,12 @@ def attention_backward_into(d_context, q, k, W, v, weights, energy, dq, dk, dW, 
     only through energy).
     """
     B, H, L = k.shape
-    n_chunks = _n_chunks(B, H, L)
+    n_chunks, serial_run = _n_chunks(B, H, L, _backward_threads)
     if n_chunks > 1:
         _backward_parallel(d_context, q, k, W, v, weights, energy, dq, dk, dW, db, dv, n_chunks)
     else:
-        _backward_serial(d_context, q, k, W, v, weights, energy, dq, dk, dW, db, dv)
+        with serial_run:
+            _backward_serial(d_context, q, k, W, v, weights, energy, dq, dk, dW, db, dv)
 
 
 # ----------------------------------------------------------------------------- 3. checked

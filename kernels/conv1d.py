@@ -86,11 +86,13 @@ Layout of this file: 1. the reference loops (F1)-(B3), plain, float64;
 
 from __future__ import annotations
 
+import contextlib
+
 import numba
 import numpy as np
 from numba import prange
 
-from motifnet.kernels._jit import jit, jit_parallel, use_parallel
+from motifnet.kernels._jit import ThreadsGate, jit, jit_parallel, use_parallel
 from motifnet.kernels._validate import check_float_array, check_int, check_shape
 
 __all__ = [
@@ -441,15 +443,24 @@ _EMPTY = {np.dtype(np.float32): np.zeros((0, 0, 0), np.float32),
           np.dtype(np.float64): np.zeros((0, 0, 0), np.float64)}
 
 
-def _plan(x, w, padding):
-    """(sequences per block, blocks, parallel chunks or 0 for serial) of one call."""
+_forward_threads = ThreadsGate(_forward_parallel)
+_backward_threads = ThreadsGate(_backward_parallel)
+
+
+def _plan(x, w, padding, threads):
+    """(sequences per block, blocks, parallel chunks or 0 for serial, the serial run's
+    context) of one call; ``threads``: the ThreadsGate of the parallel function the call
+    would run, whose ``waiting()`` times a serial call that wanted it."""
     B, _, L = x.shape
     per_block = _seqs_per_block(L, padding)
     n_blocks = (B + per_block - 1) // per_block
-    n_chunks = 0
+    n_chunks, serial_run = 0, contextlib.nullcontext()
     if n_blocks > 1 and use_parallel(B * (L + 2 * padding) * w.size):
-        n_chunks = min(numba.get_num_threads(), n_blocks)
-    return per_block, n_blocks, n_chunks
+        if threads.ready():
+            n_chunks = min(numba.get_num_threads(), n_blocks)
+        else:
+            serial_run = threads.waiting()
+    return per_block, n_blocks, n_chunks, serial_run
 
 
 def conv1d_forward_into(x, w, bias, y, stride, padding, dilation):
@@ -458,11 +469,12 @@ def conv1d_forward_into(x, w, bias, y, stride, padding, dilation):
     All arrays C-contiguous and of one float dtype; ``bias`` an array (zeros for no
     bias); ints already validated and L_out >= 1.
     """
-    per_block, n_blocks, n_chunks = _plan(x, w, padding)
+    per_block, n_blocks, n_chunks, serial_run = _plan(x, w, padding, _forward_threads)
     if n_chunks:
         _forward_parallel(x, w, bias, y, stride, padding, dilation, per_block, n_chunks)
     else:
-        _forward_blocks(x, w, bias, y, stride, padding, dilation, per_block, 0, n_blocks)
+        with serial_run:
+            _forward_blocks(x, w, bias, y, stride, padding, dilation, per_block, 0, n_blocks)
 
 
 def conv1d_backward_into(dy, x, w, dx, dw, db, stride, padding, dilation):
@@ -473,11 +485,12 @@ def conv1d_backward_into(dy, x, w, dx, dw, db, stride, padding, dilation):
     need_dx = dx is not None
     if not need_dx:
         dx = _EMPTY[x.dtype]
-    per_block, n_blocks, n_chunks = _plan(x, w, padding)
+    per_block, n_blocks, n_chunks, serial_run = _plan(x, w, padding, _backward_threads)
     if n_chunks:
         _backward_parallel(dy, x, w, dx, dw, db, stride, padding, dilation, per_block, n_chunks, need_dx)
     else:
-        _backward_blocks(dy, x, w, dx, dw, db, stride, padding, dilation, per_block, 0, n_blocks, need_dx)
+        with serial_run:
+            _backward_blocks(dy, x, w, dx, dw, db, stride, padding, dilation, per_block, 0, n_blocks, need_dx)
 
 
 # ----------------------------------------------------------------------------- 3. checked

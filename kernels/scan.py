@@ -386,19 +386,20 @@ def scan_forward_into(codes, table, kernel_size, width, step, first, win_max, wi
     codes (L,) int8 in [-1, 3], C-contiguous, L < 2^30; ``table`` from ``scan_table_into``;
     width >= kernel_size, step >= 1, first >= 0, J = win_max.shape[0] >= 1 with
     first + (J - 1) * step + kernel_size <= L.  Threads when the call has enough work
-    (``motifnet.kernels._jit.use_parallel``): a few ranges of windows per thread.
+    (``motifnet.kernels._jit.use_parallel``, and its ThreadsGate): a few ranges of windows per thread.
     """
     n_windows = win_max.shape[0]
     n_groups, _, F2 = table.shape
     span = min(codes.shape[0], first + (n_windows - 1) * step + width) - first
     work = max(span, 0) * F2 * n_groups
-    if use_parallel(work):
+    wanted = use_parallel(work)
+    if wanted and _forward.gate.ready():
         per_range = max(16, -(-n_windows // (4 * numba.get_num_threads())))
         _forward.parallel(codes, table, kernel_size, first, step, width, n_windows, per_range,
                           win_max, win_pos, win_strand)
-    else:
-        _forward.serial(codes, table, kernel_size, first, step, width, n_windows, n_windows,
-                        win_max, win_pos, win_strand)
+    else:  # its time counts towards the threaded compilation's payback when it wanted threads
+        serial = _forward.gate.timing(_forward.serial) if wanted else _forward.serial
+        serial(codes, table, kernel_size, first, step, width, n_windows, n_windows, win_max, win_pos, win_strand)
 
 
 # ----------------------------------------------------------------------------- 3. checked

@@ -187,6 +187,16 @@ def _step_of(P, parallel):
     return fn
 
 
+_gates = {}  # pool size -> the ThreadsGate of its threaded step
+
+
+def _threads_of(P):
+    gate = _gates.get(P)
+    if gate is None:
+        gate = _gates[P] = _jit.ThreadsGate(_step_of(P, True))
+    return gate
+
+
 def _copy(fn, P, **names):
     """``fn`` with ``names`` set among its globals, named for pool size P."""
     copy = types.FunctionType(fn.__code__, dict(globals(), **names), fn.__name__)
@@ -252,9 +262,19 @@ class CNNTrainingStep:
         threaded, timed = schedule.next()
         return (min(threads, B) if threaded else 1), timed
 
+    def threads(self) -> int:
+        """Numba's thread count, or 1 while the threaded step is neither in place nor paid
+        for (``_jit.ThreadsGate``)."""
+        threads = numba.get_num_threads()
+        return threads if threads < 2 or _threads_of(self.pool).ready() else 1
+
     def __call__(self, codes, targets):
         B = codes.shape[0]
-        threads = numba.get_num_threads()
+        threads = self.threads()
+        if threads < numba.get_num_threads():  # the serial step, timed for the threaded one's payback
+            with _threads_of(self.pool).waiting():
+                losses = self.run(codes, targets, 1, False, self.optimizer is not None)
+            return self._result(losses, 1, B)
         n_parts, timed = self._parts(B, threads)
         start = time.perf_counter_ns()
         # with threads, the threaded compilation only, for one part too (a probe, or threads
@@ -274,6 +294,9 @@ class CNNTrainingStep:
             self._schedule.serial_rate = elapsed / B
         elif timed:
             _jit.thread_outcome(elapsed, self._schedule.serial_rate * B, self._schedule)
+        return self._result(losses, n_parts, B)
+
+    def _result(self, losses, n_parts, B):
         dt = self.dtype.type
         loss = losses.sum(dtype=self.dtype) / dt(B) if n_parts > 1 else losses[0] / dt(B)
         return float(loss), self.logits[:B].reshape(-1)

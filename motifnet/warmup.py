@@ -80,6 +80,8 @@ import time
 
 import numpy as np
 
+from motifnet.cache_notes import note_path, write_note
+
 # The helper's whole life is a few seconds of compiling; past this, something is wrong and
 # the real run compiles whatever is missing itself.
 HELPER_TIMEOUT_S = 120.0
@@ -194,7 +196,7 @@ def _step(spec: dict) -> None:
                 model.backward(loss_fn.backward())
                 optimizer.step()
             if step is not None:
-                step.run(x, np.zeros(rows, dtype=dtype), 1, numba.get_num_threads() > 1, update=True)
+                step.run(x, np.zeros(rows, dtype=dtype), 1, step.threads() > 1, update=True)
         else:
             model.forward(x, lengths, check=False, need_backward=False)
 
@@ -559,16 +561,8 @@ def index_file(dispatcher) -> str | None:
 def _note_file(model_name: str) -> str:
     """Where a run of ``model_name`` notes the cache index files of the kernels it found
     (``compile_for``), for the next run, which then knows whether the cache is warm before
-    it imports Numba (``noted_warm``): one small file per model, Python and motifnet install,
-    in ``NUMBA_CACHE_DIR`` when it is set (it goes with that cache), else in the user's
-    cache folder (``$XDG_CACHE_HOME/motifnet``, ``~/.cache/motifnet``)."""
-    key = "\0".join((sys.executable, os.path.dirname(os.path.abspath(__file__)),
-                     os.environ.get("MOTIFNET_NO_CACHE", "")))
-    name = f"motifnet-{model_name}-kernels-" + hashlib.sha1(key.encode()).hexdigest()[:16]
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return os.path.join(os.environ["NUMBA_CACHE_DIR"], name)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "motifnet", name)
+    it imports Numba (``noted_warm``): ``motifnet.cache_notes``, one per model."""
+    return note_path(f"{model_name}-kernels")
 
 
 def noted_warm(model_name: str | None) -> bool:
@@ -593,21 +587,8 @@ def _all_exist(paths) -> bool:
 
 
 def _note(model_name: str | None, paths) -> None:
-    if not model_name or not paths:
-        return
-    note, tmp = _note_file(model_name), None
-    try:
-        os.makedirs(os.path.dirname(note), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(note), prefix=".motifnet-note-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("".join(p + "\n" for p in paths))
-        os.replace(tmp, note)
-    except OSError:  # a read-only home: every run starts its helper early, as before
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    if model_name and paths:  # unwritable: every run starts its helper early, as before
+        write_note(_note_file(model_name), "".join(p + "\n" for p in paths))
 
 
 class Warmup:

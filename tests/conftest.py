@@ -29,6 +29,13 @@ _CACHE_HOME = tempfile.mkdtemp(prefix="motifnet-tests-cache-")
 os.environ["XDG_CACHE_HOME"] = _CACHE_HOME
 
 
+# Threaded compilations compile at their first call, as a machine whose big jobs paid for
+# them (kernels/_jit.py, ThreadsGate): the tests check the threaded code itself, and what
+# a run compiles must not depend on what earlier tests happened to call.  The gate's own
+# tests set it back (tests/test_threads_gate.py).
+os.environ["MOTIFNET_THREADS_PAYBACK_S"] = "0"
+
+
 def pytest_unconfigure(config):
     shutil.rmtree(_CACHE_HOME, ignore_errors=True)
 

@@ -120,6 +120,17 @@ def test_the_kernels_found_are_every_kernel_a_training_run_calls(name):
 
 
 
+@pytest.mark.parametrize("name", ["deepbind", "cnn_long"])
+def test_threaded_compilations_not_paid_for_are_not_found_and_not_called(name, tmp_path):
+    # every call above a threshold of 1 on two threads, but with an empty cache of its own
+    # and a payback no run reaches (kernels/_jit.py, ThreadsGate): the recording finds the
+    # serial compilations only, and the real run calls nothing more
+    env = dict(_ALL_THREADED, NUMBA_CACHE_DIR=str(tmp_path), MOTIFNET_THREADS_PAYBACK_S="1000")
+    out = _coverage(COVERAGE.replace("sys.argv[1]", repr(name)), env=env)
+    assert len(out["found"]) >= 8 and not any(".<parallel>." in key for key in out["found"]), out["found"]
+    assert out["compiled_step"] == (name == "cnn_long")
+
+
 SCAN_COVERAGE = """
 import json, sys, tempfile
 from pathlib import Path
