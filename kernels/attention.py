@@ -73,7 +73,6 @@ their entry points ``attention_forward_into`` and ``attention_backward_into``;
 from __future__ import annotations
 
 import contextlib
-
 import math
 
 import numba

@@ -25,8 +25,9 @@ How
    ``motifnet gradcheck`` its cases (``_gradcheck_step``), and ``motifnet compare`` both
    models' steps and their saliency maps (``_saliency_step``) in one job of several
    (``Warmup.compile_for_specs``).  A kernel whose call is above its
-   threshold for threads is noted with both compilations, serial and threaded: a real run
-   calls the serial one for its probes (``kernels/_jit.py``, ``RECORDING``).
+   threshold for threads is noted with both compilations, serial and threaded, when its
+   threaded one may run (cached or paid for: ``kernels/_jit.py``, ``ThreadsGate``): a real
+   run calls the serial one for its probes (``RECORDING``); otherwise with the serial one.
 2. *Who compiles what* (``compile_kernels``): the kernels are taken largest first (by
    ``code_size``), and each goes to the process that first creates its file, with
    ``O_EXCL``, in a folder both share (``_Claims``).  That process compiles it with
@@ -168,8 +169,6 @@ def _zero_buffers(obj, _seen=None) -> None:
 def _step(spec: dict) -> None:
     """One training step and one evaluation forward of a fresh model, on zeros of the spec's
     shapes: every kernel call the real run makes first, with the same argument types."""
-    import numba
-
     from motifnet.compiled_step import compiled_step_for
     from motifnet.kernels._jit import one_thread
     from motifnet.layers import BCEWithLogitsLoss
