@@ -485,6 +485,12 @@ class ThreadsGate:
         return cls._tally
 
 
+def threads_waited_s() -> float:
+    """Seconds this process's serial calls spent waiting for threaded compilations (their
+    gates closed): ``motifnet``'s command line says so when it is noticeable."""
+    return sum(g.added_ns for g in _gates) / 1e9
+
+
 @atexit.register
 def _write_tally() -> None:
     """Add this process's serial time that waited for threads to the machine's note (read

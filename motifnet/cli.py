@@ -128,6 +128,22 @@ def _stderr(text: str) -> None:
         pass
 
 
+# a run whose kernels waited this long on one thread for their threaded versions says so
+THREADS_WAITED_NOTICE_S = 1.0
+
+
+def _say_threads_waited() -> None:
+    """One line on stderr when kernels of this run that could have used threads ran on one
+    for a noticeable time, their threaded compilations neither cached nor paid for yet
+    (``motifnet/kernels/_jit.py``, ``ThreadsGate``): why a second core stayed idle."""
+    jit = sys.modules.get("motifnet.kernels._jit")
+    waited = jit.threads_waited_s() if jit is not None else 0.0
+    if waited >= THREADS_WAITED_NOTICE_S:
+        _stderr(f"motifnet: {waited:.1f} s of kernel calls ran on one thread: their threaded versions compile once "
+                f"such calls add up to {jit._payback_ns() / 1e9:g} s on this machine (MOTIFNET_THREADS_PAYBACK_S; "
+                f"0 compiles them at once)")
+
+
 def main(argv=None) -> int:
     _received["signal"] = None
     install_signal_handlers()
@@ -148,6 +164,8 @@ def main(argv=None) -> int:
         status = int(args.run(args) or 0)
         if sys.stdout is not None:
             sys.stdout.flush()
+        if _announce_compilation["on"]:
+            _say_threads_waited()
         return status
     except UserError as exc:
         _stderr(f"{command}: error: {exc}")

@@ -225,3 +225,19 @@ def test_across_processes_a_real_kernel_waits_for_its_payback_then_compiles_thre
     third = run("1000")  # no payback left to reach, but compiled: in the cache
     assert third["threads"] == 2 and third["threaded"] == 1
     assert json.loads(note.read_text())[first["gate"]] == waited  # the runs on threads added nothing
+
+
+def test_the_command_line_says_when_kernels_waited_on_one_thread(monkeypatch, capsys):
+    # why a second core stayed idle: one line on stderr after the command, from 1 s waited
+    from motifnet import cli
+
+    gate = SimpleNamespace(added_ns=2.5e9)
+    monkeypatch.setattr(_jit, "_gates", [gate])
+    monkeypatch.setenv("MOTIFNET_THREADS_PAYBACK_S", "5")
+    monkeypatch.setitem(cli._announce_compilation, "on", True)  # as the console script
+    assert cli.main(["explain", "relu"]) == 0
+    err = capsys.readouterr().err
+    assert "2.5 s of kernel calls ran on one thread" in err and "add up to 5 s" in err, err
+    gate.added_ns = 0.4e9
+    assert cli.main(["explain", "relu"]) == 0
+    assert "one thread" not in capsys.readouterr().err
