@@ -505,7 +505,9 @@ def _write_tally() -> None:
         from motifnet.cache_notes import note_path, write_note
 
         ThreadsGate._tally = None
-        tally = dict(ThreadsGate._read())
+        # names carry the kernel sources' stamp (_clone): an edit or an upgrade starts afresh,
+        # and the old names are dropped
+        tally = {k: v for k, v in ThreadsGate._read().items() if k.endswith(f".<{SOURCES_STAMP}>")}
         for name, ns in added.items():
             tally[name] = tally.get(name, 0.0) + ns
         write_note(note_path(ThreadsGate.NOTE), json.dumps(tally, sort_keys=True) + "\n")

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _fake_dispatcher(tmp_path, name="kernel"):
-    fn = SimpleNamespace(__module__="tests.fake", __qualname__=name)
+    fn = SimpleNamespace(__module__="tests.fake", __qualname__=f"{name}.<{_jit.SOURCES_STAMP}>")
     cache = SimpleNamespace(_cache_file=SimpleNamespace(_index_path=str(tmp_path / f"{name}.nbi")))
     return SimpleNamespace(py_func=fn, signatures=[], _cache=cache)
 
@@ -68,15 +68,23 @@ def test_what_opens_it_at_once(gates, monkeypatch):
     assert _jit.ThreadsGate(_fake_dispatcher(gates, "neither")).ready()
 
 
+def _key(name):
+    return f"tests.fake.{name}.<{_jit.SOURCES_STAMP}>"
+
+
 def test_the_tally_is_summed_over_runs_in_a_note(gates):
+    note_file = Path(note_path(_jit.ThreadsGate.NOTE))
+    assert str(note_file).startswith(str(gates / "cache"))
+    note_file.parent.mkdir(parents=True)
+    note_file.write_text(json.dumps({"tests.fake.kernel.<0badf00d>": 9e9}))  # a kernel edited since
     first = _jit.ThreadsGate(_fake_dispatcher(gates))
     first.add(300_000)
     with _jit.ThreadsGate(_fake_dispatcher(gates, "other")).waiting():
         pass  # a timed call: a few hundred ns
     _jit._write_tally()
-    note = json.loads(Path(note_path(_jit.ThreadsGate.NOTE)).read_text())
-    assert note["tests.fake.kernel"] == 300_000 and 0 < note["tests.fake.other"] < 1e6
-    assert note_path(_jit.ThreadsGate.NOTE).startswith(str(gates / "cache"))
+    note = json.loads(note_file.read_text())
+    assert note[_key("kernel")] == 300_000 and 0 < note[_key("other")] < 1e6
+    assert "tests.fake.kernel.<0badf00d>" not in note  # dropped: its sources are gone
 
     # the next process (its tally read afresh) starts from the note, and adds to it
     _jit.ThreadsGate._tally, _jit._gates[:] = None, []
@@ -85,7 +93,7 @@ def test_the_tally_is_summed_over_runs_in_a_note(gates):
     second.add(700_000)
     assert second.ready()
     _jit._write_tally()
-    assert json.loads(Path(note_path(_jit.ThreadsGate.NOTE)).read_text())["tests.fake.kernel"] == 1_000_000
+    assert json.loads(note_file.read_text())[_key("kernel")] == 1_000_000
 
 
 def test_a_recording_adds_nothing(gates, monkeypatch):
