@@ -249,3 +249,15 @@ def test_the_command_line_says_when_kernels_waited_on_one_thread(monkeypatch, ca
     gate.added_ns = 0.4e9
     assert cli.main(["explain", "relu"]) == 0
     assert "one thread" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"tests.fake.kernel": "many"}', ""])
+def test_a_damaged_note_counts_as_none(gates, text):
+    note_file = Path(note_path(_jit.ThreadsGate.NOTE))
+    note_file.parent.mkdir(parents=True)
+    note_file.write_text(text)
+    gate = _jit.ThreadsGate(_fake_dispatcher(gates))
+    assert gate.tally_ns() == 0 and not gate.ready()
+    gate.add(200)
+    _jit._write_tally()  # replaced by a good one
+    assert json.loads(note_file.read_text()) == {_key("kernel"): 200}
