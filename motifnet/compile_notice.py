@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import sys
 
-MESSAGE = ("motifnet: compiling the kernels for this machine (first run only: later runs load "
-           "them from Numba's cache)...")
+# also said by a later run that compiles a threaded kernel once it pays (kernels/_jit.py,
+# ThreadsGate): "once", not "first run only"
+MESSAGE = ("motifnet: compiling kernels for this machine (once: later runs load them from "
+           "Numba's cache)...")
 
 _installed = {}  # stream id -> listener, so that install() twice does not print twice
 
