@@ -122,6 +122,23 @@ def warn(message: str) -> None:
     print(message if message.startswith("warning:") else f"warning: {message}", file=sys.stderr, flush=True)
 
 
+def warmup_of(args, name, *chores):
+    """The command's ``motifnet.warmup.Warmup``: its first run's compiling, shared with a
+    helper process.  Made on the first call and kept in ``args.warmup``: by the command's
+    ``prepare``, which ``motifnet.cli`` calls before Numba is imported so that the helper's
+    start-up overlaps ours, or by ``run`` when it is called without that.  ``name``: the
+    name of the kernels' note, or a function of ``args`` that gives it (called only then);
+    ``chores``: ``Warmup.meanwhile``'s."""
+    warmup = getattr(args, "warmup", None)
+    if warmup is None:
+        from motifnet.warmup import Warmup
+
+        warmup = args.warmup = Warmup(name if isinstance(name, str) else name(args))
+        for chore in chores:
+            warmup.meanwhile(chore)
+    return warmup
+
+
 def plots_ready() -> None:
     """``motifnet.plots.ready``, imported when called: a chore for a first run's compiling
     (``motifnet.warmup.Warmup.meanwhile``) that ``prepare`` can name before numpy is imported."""

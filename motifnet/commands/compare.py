@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from motifnet.commands._common import add_output_arguments, info, plots_ready
+from motifnet.commands._common import add_output_arguments, info, plots_ready, warmup_of
 from motifnet.constants import PRIMER_MOTIF, TUTORIAL_MODELS
 from motifnet.errors import UserError
 
@@ -45,14 +45,8 @@ def add_parser(subparsers):
 
 
 def prepare(args):
-    """Before Numba is imported (``motifnet.cli`` calls this first): start the process that
-    shares a first comparison's compiling (``motifnet.warmup``), so that its start-up
-    overlaps ours."""
-    from motifnet.warmup import Warmup
-
-    args.warmup = Warmup("compare")
-    args.warmup.meanwhile(plots_ready)  # the comparison's figures come last
-    return args.warmup
+    """The comparison's compile helper (``_common.warmup_of``); its figures come last."""
+    return warmup_of(args, "compare", plots_ready)
 
 
 SALIENCY_EXAMPLES = 3  # positive test sequences in saliency.png
@@ -97,7 +91,7 @@ def run(args) -> int:
         return progress
 
     # a first comparison's kernels, both models' and their saliency maps', compile on two cores
-    warmup = getattr(args, "warmup", None) or prepare(args)
+    warmup = prepare(args)
     result = experiment.compare(TUTORIAL_MODELS, seeds, args.epochs, log=info, progress_for=progress_for,
                                 warmup=warmup, saliency_examples=SALIENCY_EXAMPLES)
     runs, summary = result["runs"], result["summary"]

@@ -24,12 +24,10 @@ def add_parser(subparsers):
 
 
 def prepare(args):
-    """Before Numba is imported (``motifnet.cli`` calls this first): start the process that
-    shares a first check's compiling (``motifnet.warmup``), so that its start-up overlaps ours."""
-    from motifnet.warmup import Warmup
+    """The check's compile helper (``_common.warmup_of``)."""
+    from motifnet.commands._common import warmup_of
 
-    args.warmup = Warmup("gradcheck")
-    return args.warmup
+    return warmup_of(args, "gradcheck")
 
 
 def run(args) -> int:
@@ -53,7 +51,7 @@ def run(args) -> int:
     from motifnet.commands._common import warn
     from motifnet.warmup import gradcheck_spec_of
 
-    warmup = getattr(args, "warmup", None) or prepare(args)
+    warmup = prepare(args)
     warmup.compile_for_specs([gradcheck_spec_of(names, args.seed, args.trials)], trust_note=True, log=warn)
     rng = np.random.default_rng(args.seed)
     header = f"{'op':<18} {'argument':<14} {'max abs err':>12} {'max rel err':>12}  result  shape"

@@ -116,14 +116,10 @@ def _load(args, run: Path):
     return (*split(seqs, np.asarray(labels)), f"{run}'s test split")
 
 
-def prepare(args):
-    """Before Numba is imported (``motifnet.cli`` calls this first): start the process that
-    shares a first interpretation's compiling (``motifnet.warmup``), so that its start-up
-    overlaps ours.  Which kernels an interpretation calls depends on the model, named in
-    the run's metrics.json (read as text: nothing is imported for it)."""
+def _warmup_name(args) -> str:
+    """Which kernels an interpretation calls depends on the model, named in the run's
+    metrics.json (read as text: nothing is imported for it)."""
     import json
-
-    from motifnet.warmup import Warmup
 
     try:
         name = str(json.loads((Path(args.run_dir) / "metrics.json").read_text(encoding="utf-8"))["model"])
@@ -131,8 +127,14 @@ def prepare(args):
         name = "model"
     if not (name.isascii() and name.isalnum() and len(name) <= 32):  # it names a file (warmup._note_file)
         name = "model"
-    args.warmup = Warmup(f"interpret-{name}")
-    return args.warmup
+    return f"interpret-{name}"
+
+
+def prepare(args):
+    """The interpretation's compile helper (``_common.warmup_of``), named after its model."""
+    from motifnet.commands._common import warmup_of
+
+    return warmup_of(args, _warmup_name)
 
 
 def run(args) -> int:
@@ -166,7 +168,7 @@ def run(args) -> int:
 
     # a first interpretation's kernels compile on two cores (motifnet.warmup); meanwhile this
     # process reads the shipped motif database (0.27 s) and starts matplotlib
-    warmup = getattr(args, "warmup", None) or prepare(args)
+    warmup = prepare(args)
     if args.motif_db is None:
         warmup.meanwhile(load_default_database)  # read once per process, kept
     else:

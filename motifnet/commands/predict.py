@@ -51,13 +51,10 @@ def _records(args):
 
 
 def prepare(args):
-    """Before Numba is imported (``motifnet.cli`` calls this first): start the process that
-    shares a first prediction's compiling (``motifnet.warmup``), so that its start-up
-    overlaps ours."""
-    from motifnet.warmup import Warmup
+    """The prediction's compile helper (``_common.warmup_of``)."""
+    from motifnet.commands._common import warmup_of
 
-    args.warmup = Warmup("predict")
-    return args.warmup
+    return warmup_of(args, "predict")
 
 
 def _table(model, model_path, args):
@@ -67,7 +64,7 @@ def _table(model, model_path, args):
     from motifnet.train import predict_proba
 
     rows, batch = ["id\tlength\tprobability"], []
-    warmup = getattr(args, "warmup", None) or prepare(args)
+    warmup = prepare(args)
 
     def flush():
         L = max(len(c) for _, c, _ in batch)

@@ -67,12 +67,10 @@ def add_parser(subparsers):
 
 
 def prepare(args):
-    """Before Numba is imported (``motifnet.cli`` calls this first): start the process that
-    shares a first scan's compiling (``motifnet.warmup``), so that its start-up overlaps ours."""
-    from motifnet.warmup import Warmup
+    """The scan's compile helper (``_common.warmup_of``)."""
+    from motifnet.commands._common import warmup_of
 
-    args.warmup = Warmup("scan")
-    return args.warmup
+    return warmup_of(args, "scan")
 
 
 def _threshold(args, model, metadata, scanner_window, scanner_step, say, workers=1):
@@ -138,7 +136,7 @@ def run(args) -> int:
     if scanner.gaps_between_windows():
         say(f"warning: --step {scanner.step} > window - K + 1 = {scanner.window - scanner.kernel_size + 1}: "
             f"sites in K-mers between windows cannot be called")
-    warmup = getattr(args, "warmup", None) or prepare(args)
+    warmup = prepare(args)
     threshold, database, db_name = None, None, None
     if scanner.sites:
         # a first scan's kernels compile on two cores (motifnet.warmup)

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from motifnet.commands._common import (add_data_arguments, add_output_arguments, add_split_arguments, data_spec,
-                                       has_data_arguments, info, plain_json, plots_ready, warn)
+                                       has_data_arguments, info, plain_json, plots_ready, warmup_of, warn)
 from motifnet.errors import UserError
 
 from motifnet.constants import MODEL_NAMES  # noqa: E402
@@ -142,13 +142,9 @@ def _fmt(value, spec=".4f"):
 
 # --------------------------------------------------------------------------- the command
 def prepare(args):
-    """Before Numba is imported (``motifnet.cli`` calls this first): start the process that
-    shares a first run's compiling (``motifnet.warmup``), so that its start-up overlaps ours."""
-    from motifnet.warmup import Warmup
-
-    args.warmup = Warmup(_model_name(args))
-    args.warmup.meanwhile(plots_ready)  # the run's figures come last
-    return args.warmup
+    """The run's compile helper (``_common.warmup_of``), named after its model; the run's
+    figures come last."""
+    return warmup_of(args, _model_name, plots_ready)
 
 
 def run(args) -> int:
@@ -158,7 +154,7 @@ def run(args) -> int:
     from motifnet.outputs import OutputFolder, check_output_folder
 
     check_output_folder(out, args.force)  # before any work, not after it
-    warmup = getattr(args, "warmup", None) or prepare(args)
+    warmup = prepare(args)
 
     import json
 
