@@ -395,13 +395,18 @@ def _payback_ns() -> float:
         return THREADS_PAYBACK_S * 1e9
 
 
-def _index_exists(dispatcher) -> bool:
-    """Whether Numba's cache holds a compilation of ``dispatcher`` (its index file exists:
-    a Numba internal; False when unknown)."""
+def index_file(dispatcher) -> str | None:
+    """The Numba cache index file of a kernel (a Numba internal; None if unknown or not cached)."""
     try:
-        return os.path.exists(dispatcher._cache._cache_file._index_path)
+        return os.fspath(dispatcher._cache._cache_file._index_path)
     except Exception:
-        return False
+        return None
+
+
+def _index_exists(dispatcher) -> bool:
+    """Whether Numba's cache holds a compilation of ``dispatcher`` (False when unknown)."""
+    path = index_file(dispatcher)
+    return path is not None and os.path.exists(path)
 
 
 class ThreadsGate:

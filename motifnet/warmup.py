@@ -68,6 +68,7 @@ compiled by the real run, as without this module.  It is off when Numba's cache 
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import json
@@ -241,9 +242,7 @@ def _interpret_step(spec: dict) -> None:
     sequence at the longest length): the
     dinucleotide shuffle of DeepLIFT's references, DeepLIFT on the positives (and on the
     background), the filters' activations by evaluation batch, saliency, attention and ISM.
-    Each method is recorded on its own: one that stops on the recording's placeholder
-    values (kernels are skipped, their outputs are what they were made as) loses only its
-    own remaining calls, which the real run then compiles itself."""
+    Each method is recorded on its own (``_each``)."""
     from motifnet.attribution import deeplift, model_in_dtype
     from motifnet.ism import fast_ism
     from motifnet.negatives import dinucleotide_shuffle
@@ -278,11 +277,18 @@ def _interpret_step(spec: dict) -> None:
         steps.insert(2, lambda: attributions(*spec["background"], 1))
     if model.name == "attention":
         steps.append(lambda: model.attention_weights(zeros(N)[0]))
+    _each(steps)
+
+
+def _each(steps) -> None:
+    """Call each of ``steps`` in turn; one that stops on the recording's placeholder values
+    (kernels are skipped, their outputs are what they were made as) loses only its own
+    remaining calls, which the real run then compiles itself."""
     for step in steps:
         with np.errstate(all="ignore"):
             try:
                 step()
-            except Exception:  # a placeholder value stopped this method: see the docstring
+            except Exception:
                 pass
 
 
@@ -331,15 +337,13 @@ def _gradcheck_step(spec: dict) -> None:
 
     available = cases(live_gradients=False)
     rng = np.random.default_rng(spec["seed"])
-    for name in spec["names"]:
-        for _ in range(spec["trials"]):
-            with np.errstate(all="ignore"):
-                try:
-                    case = available[name](rng)
-                    case.analytic()
-                    case.loss()
-                except Exception:
-                    pass
+
+    def check(name):
+        case = available[name](rng)
+        case.analytic()
+        case.loss()
+
+    _each(functools.partial(check, name) for name in spec["names"] for _ in range(spec["trials"]))
 
 
 def _steps(spec: dict) -> None:
@@ -550,11 +554,11 @@ def _prime(x):
 
 
 def index_file(dispatcher) -> str | None:
-    """The Numba cache index file of a kernel (a Numba internal; None if unknown or not cached)."""
-    try:
-        return os.fspath(dispatcher._cache._cache_file._index_path)
-    except Exception:
-        return None
+    """The Numba cache index file of a kernel (``kernels/_jit.py``'s: a Numba internal; None
+    if unknown or not cached); imported when called, this module's import stays Numba-free."""
+    from motifnet.kernels._jit import index_file as of
+
+    return of(dispatcher)
 
 
 def _note_file(model_name: str) -> str:
