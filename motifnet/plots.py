@@ -255,7 +255,7 @@ def _bars(ax, heights, color, width: float = 0.8) -> None:
     bars = PolyCollection(corners, facecolors=color, edgecolors="none", linewidths=0)
     bars.sticky_edges.y.append(0)  # as bar's: the axis starts at 0, no margin below
     ax.add_collection(bars, autolim=True)
-    ax.autoscale_view()
+    ax.autoscale_view()  # as bar does (add_collection asks for it too in matplotlib 3.11, here; older releases vary)
 
 
 def _sequence_axis(ax, seq: str, motif_start: int | None, motif_length: int) -> None:
